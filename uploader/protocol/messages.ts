@@ -1,0 +1,267 @@
+/**
+ * Message types and their JSON schemas, protocol version 1. One type and one schema per message;
+ * the schemas are the contract (PROTOCOL.md quotes them), the types mirror them for the compiler.
+ *
+ * Compatibility rule: within v1 a sender may add optional fields and receivers ignore fields they do
+ * not know (no `additionalProperties: false` on message bodies); anything else is a new topic version.
+ */
+export const PRIORITIES = ["stat", "urgent", "routine"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Lower rank goes first. */
+export const PRIORITY_RANK: Readonly<Record<Priority, number>> = Object.freeze({ stat: 0, urgent: 1, routine: 2 });
+
+/** Largest JSON message either end accepts. */
+export const MAX_JSON_MESSAGE_BYTES = 1024 * 1024;
+/** Largest chunk payload (data bytes) a sender may use and a receiver accepts. */
+export const MAX_CHUNK_BYTES = 1024 * 1024;
+/** Most instances one manifest may list. */
+export const MAX_INSTANCES_PER_STUDY = 20000;
+
+export interface PatientDescriptor {
+  id: string;
+  name: string;
+  sex: string;
+  birthDate: string;
+  age: string;
+}
+
+export interface StudyDescriptor {
+  studyInstanceUid: string;
+  priority: Priority;
+  modalities: string[];
+  patient: PatientDescriptor;
+  studyDate: string;
+  studyTime: string;
+  studyDescription: string;
+  accessionNumber: string;
+  /** When the box received the first instance (ISO 8601). */
+  receivedAt: string;
+}
+
+export interface InstanceDescriptor {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  seriesInstanceUid: string;
+  /** Size in bytes of the DICOM Part 10 file. */
+  size: number;
+  /** Lower-case hex SHA-256 of the Part 10 file. */
+  sha256: string;
+}
+
+interface Envelope {
+  v: 1;
+  /** When the sender built the message (ISO 8601). */
+  sentAt: string;
+}
+
+export interface ManifestMessage extends Envelope {
+  type: "manifest";
+  /** Fresh for every upload attempt; chunks and the commit refer to it. */
+  transferId: string;
+  study: StudyDescriptor;
+  instances: InstanceDescriptor[];
+  /** Data bytes per chunk this transfer uses (the last chunk of an instance may be shorter). */
+  chunkSize: number;
+}
+
+export interface CommitMessage extends Envelope {
+  type: "commit";
+  transferId: string;
+  studyInstanceUid: string;
+  instanceCount: number;
+}
+
+export interface CommitAckMessage extends Envelope {
+  type: "commit-ack";
+  transferId: string;
+  studyInstanceUid: string;
+  status: "ok" | "error";
+  /** SOP Instance UIDs the reading centre now holds durably and verified. */
+  stored: string[];
+  /** SOP Instance UIDs of the manifest it does not hold (incomplete or failed verification). */
+  missing: string[];
+  error?: { code: string; message: string };
+}
+
+export interface ReportMessage extends Envelope {
+  type: "report";
+  reportId: string;
+  studyInstanceUid: string;
+  findings: string;
+  impression: string;
+  critical: boolean;
+  reportedBy: string;
+  reportedAt: string;
+}
+
+export interface ReportAckMessage extends Envelope {
+  type: "report-ack";
+  reportId: string;
+  studyInstanceUid: string;
+  status: "ok" | "error";
+  error?: { code: string; message: string };
+}
+
+export interface StatusMessage extends Envelope {
+  type: "status";
+  online: boolean;
+  /** Studies waiting to upload, when online. */
+  queueDepth?: number;
+  software?: string;
+}
+
+export type JsonMessage =
+  | ManifestMessage
+  | CommitMessage
+  | CommitAckMessage
+  | ReportMessage
+  | ReportAckMessage
+  | StatusMessage;
+
+export type MessageType = JsonMessage["type"];
+
+const UID = { type: "string", pattern: "^[0-9]+(\\.[0-9]+)*$", maxLength: 64 } as const;
+const ID = { type: "string", minLength: 1, maxLength: 128 } as const;
+const TIME = { type: "string", minLength: 1, maxLength: 40 } as const;
+const TEXT = (maxLength: number) => ({ type: "string", maxLength }) as const;
+const ENVELOPE = { v: { const: 1 }, sentAt: TIME } as const;
+const ERROR = {
+  type: "object",
+  required: ["code", "message"],
+  properties: { code: TEXT(64), message: TEXT(1000) },
+} as const;
+
+export const SCHEMAS: Readonly<Record<MessageType, object>> = Object.freeze({
+  manifest: {
+    type: "object",
+    required: ["v", "type", "sentAt", "transferId", "study", "instances", "chunkSize"],
+    properties: {
+      ...ENVELOPE,
+      type: { const: "manifest" },
+      transferId: ID,
+      chunkSize: { type: "integer", minimum: 1024, maximum: MAX_CHUNK_BYTES },
+      study: {
+        type: "object",
+        required: [
+          "studyInstanceUid",
+          "priority",
+          "modalities",
+          "patient",
+          "studyDate",
+          "studyTime",
+          "studyDescription",
+          "accessionNumber",
+          "receivedAt",
+        ],
+        properties: {
+          studyInstanceUid: UID,
+          priority: { enum: [...PRIORITIES] },
+          modalities: { type: "array", maxItems: 16, items: TEXT(16) },
+          patient: {
+            type: "object",
+            required: ["id", "name", "sex", "birthDate", "age"],
+            properties: { id: TEXT(64), name: TEXT(324), sex: TEXT(16), birthDate: TEXT(8), age: TEXT(4) },
+          },
+          studyDate: TEXT(8),
+          studyTime: TEXT(16),
+          studyDescription: TEXT(256),
+          accessionNumber: TEXT(16),
+          receivedAt: TIME,
+        },
+      },
+      instances: {
+        type: "array",
+        minItems: 1,
+        maxItems: MAX_INSTANCES_PER_STUDY,
+        items: {
+          type: "object",
+          required: ["sopInstanceUid", "sopClassUid", "transferSyntaxUid", "seriesInstanceUid", "size", "sha256"],
+          properties: {
+            sopInstanceUid: UID,
+            sopClassUid: UID,
+            transferSyntaxUid: UID,
+            seriesInstanceUid: { anyOf: [UID, { const: "" }] },
+            size: { type: "integer", minimum: 1, maximum: 2 ** 42 },
+            sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
+          },
+        },
+      },
+    },
+  },
+  commit: {
+    type: "object",
+    required: ["v", "type", "sentAt", "transferId", "studyInstanceUid", "instanceCount"],
+    properties: {
+      ...ENVELOPE,
+      type: { const: "commit" },
+      transferId: ID,
+      studyInstanceUid: UID,
+      instanceCount: { type: "integer", minimum: 1, maximum: MAX_INSTANCES_PER_STUDY },
+    },
+  },
+  "commit-ack": {
+    type: "object",
+    required: ["v", "type", "sentAt", "transferId", "studyInstanceUid", "status", "stored", "missing"],
+    properties: {
+      ...ENVELOPE,
+      type: { const: "commit-ack" },
+      transferId: ID,
+      studyInstanceUid: UID,
+      status: { enum: ["ok", "error"] },
+      stored: { type: "array", maxItems: MAX_INSTANCES_PER_STUDY, items: UID },
+      missing: { type: "array", maxItems: MAX_INSTANCES_PER_STUDY, items: UID },
+      error: ERROR,
+    },
+  },
+  report: {
+    type: "object",
+    required: [
+      "v",
+      "type",
+      "sentAt",
+      "reportId",
+      "studyInstanceUid",
+      "findings",
+      "impression",
+      "critical",
+      "reportedBy",
+      "reportedAt",
+    ],
+    properties: {
+      ...ENVELOPE,
+      type: { const: "report" },
+      reportId: ID,
+      studyInstanceUid: UID,
+      findings: TEXT(65536),
+      impression: TEXT(16384),
+      critical: { type: "boolean" },
+      reportedBy: TEXT(128),
+      reportedAt: TIME,
+    },
+  },
+  "report-ack": {
+    type: "object",
+    required: ["v", "type", "sentAt", "reportId", "studyInstanceUid", "status"],
+    properties: {
+      ...ENVELOPE,
+      type: { const: "report-ack" },
+      reportId: ID,
+      studyInstanceUid: UID,
+      status: { enum: ["ok", "error"] },
+      error: ERROR,
+    },
+  },
+  status: {
+    type: "object",
+    required: ["v", "type", "sentAt", "online"],
+    properties: {
+      ...ENVELOPE,
+      type: { const: "status" },
+      online: { type: "boolean" },
+      queueDepth: { type: "integer", minimum: 0 },
+      software: TEXT(64),
+    },
+  },
+});

@@ -1,0 +1,46 @@
+/**
+ * What the uploader needs from whoever composes it. The uploader knows nothing of the gateway: it
+ * declares these shapes, the gateway implements them.
+ */
+import type { InstanceDescriptor, ReportMessage, StudyDescriptor } from "./protocol/index.ts";
+
+/** One instance ready to send: its descriptor (size, SHA-256) and where to read its bytes. */
+export interface OutboundInstance extends InstanceDescriptor {
+  path: string;
+}
+
+/** A study ready to send. */
+export interface OutboundStudy {
+  study: StudyDescriptor;
+  instances: OutboundInstance[];
+}
+
+export interface OutboundQueue {
+  /**
+   * The next study to send by the queue's ordering (priority, then age), or `undefined` when nothing
+   * is ready. The study stays in the queue until `delivered` is called.
+   */
+  next(): Promise<OutboundStudy | undefined>;
+  /** The sender started an attempt for this study. */
+  uploading(studyInstanceUid: string): Promise<void>;
+  /**
+   * The reading centre acknowledged, at the application level, that it durably holds and verified
+   * these instances. Only now may the study leave the queue.
+   */
+  delivered(studyInstanceUid: string, storedSopInstanceUids: string[]): Promise<void>;
+  /** The attempt failed; the study stays queued and will be retried. */
+  failed(studyInstanceUid: string, reason: string): Promise<void>;
+  /** Studies waiting to be sent (for the box's status message). */
+  depth(): Promise<number>;
+  /** Register a callback for "something became ready"; the sender uses it to wake early. */
+  onReady(listener: () => void): void;
+}
+
+/** Where reports from the reading centre go. */
+export interface ReportInbox {
+  /**
+   * Store the report durably. Resolves only once it is on disk: the uploader acknowledges the
+   * report to the reading centre after that, never before. Must be idempotent by `reportId`.
+   */
+  accept(report: ReportMessage): Promise<void>;
+}
