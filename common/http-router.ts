@@ -58,7 +58,8 @@ export class Router {
       if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
       return;
     }
-    if (pathMatched) throw new DxgateError("HTTP_METHOD_NOT_ALLOWED", `${req.method} is not allowed here`, 405);
+    if (pathMatched)
+      throw new DxgateError("HTTP_METHOD_NOT_ALLOWED", `${req.method} is not allowed here`, 405);
     throw new DxgateError("HTTP_NOT_FOUND", `no such resource: ${url.pathname}`, 404);
   }
 

@@ -36,7 +36,10 @@ export function decodeJsonMessage<T extends MessageType>(
   expected: T,
 ): Extract<JsonMessage, { type: T }> {
   if (payload.length > MAX_JSON_MESSAGE_BYTES) {
-    throw new ProtocolError("PROTO_TOO_LARGE", `${expected} message of ${payload.length} bytes exceeds the limit`);
+    throw new ProtocolError(
+      "PROTO_TOO_LARGE",
+      `${expected} message of ${payload.length} bytes exceeds the limit`,
+    );
   }
   let value: unknown;
   try {
@@ -76,7 +79,11 @@ const MAX_CHUNK_HEADER_BYTES = 1024;
  */
 export function encodeChunk(header: ChunkHeader, data: Uint8Array): Buffer {
   const json = Buffer.from(
-    JSON.stringify({ transferId: header.transferId, sopInstanceUid: header.sopInstanceUid, offset: header.offset }),
+    JSON.stringify({
+      transferId: header.transferId,
+      sopInstanceUid: header.sopInstanceUid,
+      offset: header.offset,
+    }),
   );
   const prefix = Buffer.alloc(PREFIX_BYTES);
   CHUNK_MAGIC.copy(prefix, 0);

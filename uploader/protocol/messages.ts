@@ -9,7 +9,11 @@ export const PRIORITIES = ["stat", "urgent", "routine"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
 /** Lower rank goes first. */
-export const PRIORITY_RANK: Readonly<Record<Priority, number>> = Object.freeze({ stat: 0, urgent: 1, routine: 2 });
+export const PRIORITY_RANK: Readonly<Record<Priority, number>> = Object.freeze({
+  stat: 0,
+  urgent: 1,
+  routine: 2,
+});
 
 /** Largest JSON message either end accepts. */
 export const MAX_JSON_MESSAGE_BYTES = 1024 * 1024;
@@ -177,7 +181,14 @@ export const SCHEMAS: Readonly<Record<MessageType, object>> = Object.freeze({
         maxItems: MAX_INSTANCES_PER_STUDY,
         items: {
           type: "object",
-          required: ["sopInstanceUid", "sopClassUid", "transferSyntaxUid", "seriesInstanceUid", "size", "sha256"],
+          required: [
+            "sopInstanceUid",
+            "sopClassUid",
+            "transferSyntaxUid",
+            "seriesInstanceUid",
+            "size",
+            "sha256",
+          ],
           properties: {
             sopInstanceUid: UID,
             sopClassUid: UID,

@@ -22,7 +22,8 @@ export interface SiteAddress {
 }
 
 function base({ countyId, siteId }: SiteAddress): string {
-  if (!ID_PATTERN.test(countyId)) throw new RangeError(`invalid countyId for a topic: ${JSON.stringify(countyId)}`);
+  if (!ID_PATTERN.test(countyId))
+    throw new RangeError(`invalid countyId for a topic: ${JSON.stringify(countyId)}`);
   if (!ID_PATTERN.test(siteId)) throw new RangeError(`invalid siteId for a topic: ${JSON.stringify(siteId)}`);
   return `${TOPIC_ROOT}/v${PROTOCOL_VERSION}/${countyId}/${siteId}`;
 }
@@ -53,7 +54,14 @@ export type ParsedTopic =
 export function parseTopic(topic: string): ParsedTopic | undefined {
   const parts = topic.split("/");
   if (parts.length !== 6) return undefined;
-  const [root, version, countyId, siteId, direction, kind] = parts as [string, string, string, string, string, string];
+  const [root, version, countyId, siteId, direction, kind] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (root !== TOPIC_ROOT || version !== `v${PROTOCOL_VERSION}`) return undefined;
   if (!ID_PATTERN.test(countyId) || !ID_PATTERN.test(siteId)) return undefined;
   if (direction === "up" && (UP_KINDS as readonly string[]).includes(kind)) {
