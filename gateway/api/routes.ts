@@ -1,0 +1,66 @@
+/**
+ * The gateway's JSON API, as a route table. The technician page (a later issue) is built on it;
+ * field staff and scripts use it too.
+ */
+
+import { DxgateError } from "../../common/errors.ts";
+import { Router } from "../../common/http-router.ts";
+import type { Logger } from "../../common/logger.ts";
+import type { StudyRecord } from "../studies/study-index.ts";
+import type { StudyService } from "../studies/study-service.ts";
+
+export interface ApiDeps {
+  studies: StudyService;
+  log: Logger;
+  siteId: string;
+  uploaderConnected: () => boolean;
+}
+
+function summary(record: StudyRecord) {
+  return {
+    studyInstanceUid: record.studyInstanceUid,
+    state: record.state,
+    priority: record.priority,
+    modalities: record.modalities,
+    patient: record.patient,
+    studyDate: record.studyDate,
+    studyDescription: record.studyDescription,
+    accessionNumber: record.accessionNumber,
+    instanceCount: record.instanceCount,
+    totalBytes: record.totalBytes,
+    receivedAt: record.firstInstanceAt,
+    transitions: record.transitions,
+    uploadAttempts: record.uploadAttempts,
+    lastError: record.lastError,
+    report: record.report,
+  };
+}
+
+export function createApi(deps: ApiDeps): Router {
+  const router = new Router(deps.log);
+  router.add("GET", "/api/health", () => ({
+    status: "ok",
+    siteId: deps.siteId,
+    uplink: deps.uploaderConnected() ? "connected" : "offline",
+  }));
+  router.add("GET", "/api/studies", () => deps.studies.list().map(summary));
+  router.add("GET", "/api/studies/:uid", async ({ params }) => {
+    const record = deps.studies.get(params.uid!);
+    if (!record) throw new DxgateError("STUDY_NOT_FOUND", "no such study at this box", 404);
+    const instances = await deps.studies.instances(record.studyInstanceUid);
+    return {
+      ...summary(record),
+      history: record.history,
+      instances: instances.map((i) => ({
+        sopInstanceUid: i.attributes.sopInstanceUid,
+        sopClassUid: i.attributes.sopClassUid,
+        seriesInstanceUid: i.attributes.seriesInstanceUid,
+        transferSyntaxUid: i.attributes.transferSyntaxUid,
+        modality: i.attributes.modality,
+        size: i.size,
+        receivedAt: i.receivedAt,
+      })),
+    };
+  });
+  return router;
+}

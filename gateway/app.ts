@@ -1,0 +1,109 @@
+/**
+ * The gateway, composed: spool and study index, the DICOM service feeding them, the uploader
+ * draining them, the report inbox and the JSON API. `createGateway` builds it without touching the
+ * process (tests run it in-process on port 0); main.ts owns the process.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { Logger } from "../common/logger.ts";
+import { createDicomService } from "../device-drivers/index.ts";
+import { createUploader } from "../uploader/index.ts";
+import { createApi } from "./api/routes.ts";
+import type { GatewayConfig } from "./config.ts";
+import { FileReportInbox } from "./reports/report-inbox.ts";
+import { Spool } from "./spool/spool.ts";
+import { StudyIndex } from "./studies/study-index.ts";
+import { StudyService } from "./studies/study-service.ts";
+
+export interface Gateway {
+  start(): Promise<{ dicomPort: number; httpPort: number }>;
+  stop(): Promise<void>;
+  readonly studies: StudyService;
+}
+
+export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logger }): Gateway {
+  const log = deps.log;
+  const spool = new Spool(join(config.dataDir, "spool"));
+  const index = new StudyIndex(config.dataDir);
+  const studies = new StudyService({
+    spool,
+    index,
+    log: log.child({ ns: "studies" }),
+    quietPeriodMs: config.studies.quietPeriodMs,
+    defaultPriority: config.studies.defaultPriority,
+    ecgPriority: config.studies.ecgPriority,
+    retryBaseMs: config.upload.retryBaseMs,
+    retryMaxMs: config.upload.retryMaxMs,
+  });
+  const inbox = new FileReportInbox(config.dataDir, studies, log.child({ ns: "reports" }));
+  const dicom = createDicomService({
+    aeTitle: config.dicom.aeTitle,
+    host: config.dicom.host,
+    port: config.dicom.port,
+    sink: studies,
+    log: log.child({ ns: "dicom" }),
+  });
+  const uploader = createUploader({
+    brokerUrl: config.broker.url,
+    site: { countyId: config.countyId, siteId: config.siteId },
+    queue: studies,
+    inbox,
+    log: log.child({ ns: "uploader" }),
+    chunkSize: config.upload.chunkSize,
+    window: config.upload.window,
+    ackTimeoutMs: config.upload.ackTimeoutMs,
+    retry: { baseMs: config.upload.retryBaseMs, maxMs: config.upload.retryMaxMs },
+  });
+  const api = createApi({
+    studies,
+    log: log.child({ ns: "api" }),
+    siteId: config.siteId,
+    uploaderConnected: () => uploader.isConnected(),
+  });
+  let http: Server | undefined;
+  let dicomStarted = false;
+  let uploaderStarted = false;
+
+  return {
+    studies,
+    async start() {
+      const { discardedStagingFiles } = await spool.open();
+      await index.open();
+      const reconciled = await studies.reconcile();
+      const reports = await inbox.restore();
+      log.info({ ...reconciled, reports, discardedStagingFiles }, "spool and index reconciled");
+
+      http = createServer(api.handle);
+      const httpServer = http;
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(config.http.port, config.http.host, () => resolve());
+      });
+      const httpPort = (httpServer.address() as AddressInfo).port;
+      log.info({ service: "http", host: config.http.host, port: httpPort }, "listening");
+
+      const { port: dicomPort } = await dicom.start();
+      dicomStarted = true;
+      log.info(
+        { service: "dicom", host: config.dicom.host, port: dicomPort, aeTitle: config.dicom.aeTitle },
+        "listening",
+      );
+
+      await uploader.start();
+      uploaderStarted = true;
+      return { dicomPort, httpPort };
+    },
+    async stop() {
+      // Reverse order: stop taking instances, then stop sending, then stop answering.
+      if (dicomStarted) await dicom.stop();
+      if (uploaderStarted) await uploader.stop();
+      if (http) {
+        const server = http;
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+      }
+      await studies.stop();
+    },
+  };
+}

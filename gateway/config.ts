@@ -1,0 +1,153 @@
+/**
+ * The gateway's configuration: one schema (defaults written once, in the schema), one table of
+ * environment overrides (their names are a published contract), validated at start with every
+ * problem named by its key, then frozen and passed down as an argument.
+ */
+import { type EnvOverride, loadConfig } from "../common/config-loader.ts";
+
+export interface GatewayConfig {
+  /** Site (township health centre) id: a topic level and the namespace of this box's patients. */
+  siteId: string;
+  countyId: string;
+  dataDir: string;
+  dicom: { aeTitle: string; host: string; port: number };
+  http: { host: string; port: number };
+  broker: { url: string };
+  studies: {
+    quietPeriodMs: number;
+    defaultPriority: "stat" | "urgent" | "routine";
+    ecgPriority: "stat" | "urgent" | "routine";
+  };
+  upload: {
+    chunkSize: number;
+    window: number;
+    ackTimeoutMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+  };
+  log: { level: string };
+}
+
+const ID = { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$" } as const;
+const PORT = { type: "integer", minimum: 0, maximum: 65535 } as const;
+const PRIORITY = { enum: ["stat", "urgent", "routine"] } as const;
+
+export const GATEWAY_CONFIG_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["siteId"],
+  properties: {
+    version: { const: 1, default: 1, description: "config file format version" },
+    siteId: { ...ID, description: "this box's site id, unique within the county (DXGATE_SITE_ID)" },
+    countyId: { ...ID, default: "county", description: "the county the reading centre serves" },
+    dataDir: {
+      type: "string",
+      minLength: 1,
+      default: "./data/gateway",
+      description: "spool, index and reports",
+    },
+    dicom: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        aeTitle: { type: "string", pattern: "^[ -~]{1,16}$", not: { pattern: "\\\\" }, default: "DXGATE" },
+        host: { type: "string", default: "0.0.0.0", description: "address the DICOM SCP listens on" },
+        port: { ...PORT, default: 11112 },
+      },
+    },
+    http: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: {
+          type: "string",
+          default: "0.0.0.0",
+          description: "address the technician page and API listen on",
+        },
+        port: { ...PORT, default: 8081 },
+      },
+    },
+    broker: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        url: { type: "string", pattern: "^(mqtts?|tcp|tls|wss?)://", default: "mqtt://127.0.0.1:1883" },
+      },
+    },
+    studies: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        quietPeriodMs: {
+          type: "integer",
+          minimum: 0,
+          maximum: 86400000,
+          default: 10000,
+          description: "a study is ready for upload after this long without a new instance (ms)",
+        },
+        defaultPriority: { ...PRIORITY, default: "routine" },
+        ecgPriority: { ...PRIORITY, default: "urgent" },
+      },
+    },
+    upload: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        chunkSize: {
+          type: "integer",
+          minimum: 1024,
+          maximum: 1048576,
+          default: 262144,
+          description: "bytes",
+        },
+        window: { type: "integer", minimum: 1, maximum: 256, default: 8, description: "chunks in flight" },
+        ackTimeoutMs: { type: "integer", minimum: 100, default: 60000 },
+        retryBaseMs: { type: "integer", minimum: 10, default: 2000 },
+        retryMaxMs: { type: "integer", minimum: 10, default: 300000 },
+      },
+    },
+    log: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], default: "info" },
+      },
+    },
+  },
+} as const;
+
+export const GATEWAY_ENV: readonly EnvOverride[] = [
+  { env: "DXGATE_SITE_ID", key: "siteId", type: "string" },
+  { env: "DXGATE_COUNTY_ID", key: "countyId", type: "string" },
+  { env: "DXGATE_DATA_DIR", key: "dataDir", type: "string" },
+  { env: "DXGATE_DICOM_AE_TITLE", key: "dicom.aeTitle", type: "string" },
+  { env: "DXGATE_DICOM_HOST", key: "dicom.host", type: "string" },
+  { env: "DXGATE_DICOM_PORT", key: "dicom.port", type: "integer" },
+  { env: "DXGATE_HTTP_HOST", key: "http.host", type: "string" },
+  { env: "DXGATE_HTTP_PORT", key: "http.port", type: "integer" },
+  { env: "DXGATE_BROKER_URL", key: "broker.url", type: "string" },
+  { env: "DXGATE_QUIET_PERIOD_MS", key: "studies.quietPeriodMs", type: "integer" },
+  { env: "DXGATE_UPLOAD_ACK_TIMEOUT_MS", key: "upload.ackTimeoutMs", type: "integer" },
+  { env: "DXGATE_UPLOAD_RETRY_BASE_MS", key: "upload.retryBaseMs", type: "integer" },
+  { env: "DXGATE_LOG_LEVEL", key: "log.level", type: "string" },
+];
+
+export function loadGatewayConfig(options: {
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  overrides?: Record<string, unknown>;
+}): Readonly<GatewayConfig> {
+  return loadConfig<GatewayConfig>({
+    schema: GATEWAY_CONFIG_SCHEMA,
+    envTable: GATEWAY_ENV,
+    file: options.file,
+    env: options.env ?? process.env,
+    overrides: options.overrides ?? {},
+  });
+}

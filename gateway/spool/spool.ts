@@ -1,0 +1,172 @@
+/**
+ * The spool: durable instance files, the gateway's source of truth.
+ *
+ * Layout under `<dataDir>/spool`:
+ *   studies/<StudyInstanceUID>/<SOPInstanceUID>.dcm    the Part 10 file exactly as received
+ *   studies/<StudyInstanceUID>/<SOPInstanceUID>.json   its sidecar (decoded attributes, size, time)
+ *   staging/                                            files being received; emptied at start
+ * The study index can always be rebuilt from `studies/` (see `scan()`). An instance is in the spool
+ * once its `.dcm` entry is durable; the sidecar is made durable first, so every `.dcm` has one.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  fsyncDirectory,
+  fsyncFile,
+  temporaryPathBeside,
+  writeFileDurable,
+} from "../../common/durable-file.ts";
+import type { InstanceAttributes, InstanceSource, ReceivedInstance } from "../../device-drivers/index.ts";
+
+/** UIDs become path components: PS3.5 9.1 limits them to digits and dots, at most 64 characters. */
+const UID_PATTERN = /^[0-9]+(\.[0-9]+)*$/;
+
+export function isValidUid(uid: string): boolean {
+  return uid.length > 0 && uid.length <= 64 && UID_PATTERN.test(uid);
+}
+
+export interface SpooledInstance {
+  attributes: InstanceAttributes;
+  size: number;
+  receivedAt: string;
+  source: InstanceSource;
+}
+
+export type PutOutcome = "stored" | "duplicate" | "replaced";
+
+export class InvalidInstanceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidInstanceError";
+  }
+}
+
+export class Spool {
+  readonly root: string;
+  readonly #studiesDir: string;
+  readonly #stagingDir: string;
+  /** Per-SOP-instance serialisation: two associations resending one instance must not interleave. */
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(root: string) {
+    this.root = root;
+    this.#studiesDir = join(root, "studies");
+    this.#stagingDir = join(root, "staging");
+  }
+
+  /** Create the directories and drop staging files left by a crash (never acknowledged to a device). */
+  async open(): Promise<{ discardedStagingFiles: number }> {
+    await mkdir(this.#studiesDir, { recursive: true });
+    await mkdir(this.#stagingDir, { recursive: true });
+    const leftovers = await readdir(this.#stagingDir);
+    await Promise.all(
+      leftovers.map((name) => rm(join(this.#stagingDir, name), { force: true, recursive: true })),
+    );
+    return { discardedStagingFiles: leftovers.length };
+  }
+
+  async stagingPath(): Promise<string> {
+    return join(this.#stagingDir, `${Date.now()}-${randomBytes(8).toString("hex")}.part`);
+  }
+
+  instancePath(studyInstanceUid: string, sopInstanceUid: string): string {
+    return join(this.#studiesDir, studyInstanceUid, `${sopInstanceUid}.dcm`);
+  }
+
+  /**
+   * Durably store one instance. Resolves after the file and its directory entry are fsynced.
+   * A resend with identical bytes is a `duplicate` (nothing changes); with different bytes it
+   * `replaced` the earlier version (the modality corrected it).
+   */
+  put(instance: ReceivedInstance, receivedAt: string): Promise<{ outcome: PutOutcome; size: number }> {
+    const { studyInstanceUid, sopInstanceUid } = instance.attributes;
+    if (!isValidUid(studyInstanceUid))
+      throw new InvalidInstanceError("StudyInstanceUID is missing or not a valid UID");
+    if (!isValidUid(sopInstanceUid))
+      throw new InvalidInstanceError("SOPInstanceUID is missing or not a valid UID");
+    const previous = this.#locks.get(sopInstanceUid) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.#put(instance, receivedAt));
+    this.#locks.set(sopInstanceUid, next);
+    const release = () => {
+      if (this.#locks.get(sopInstanceUid) === next) this.#locks.delete(sopInstanceUid);
+    };
+    next.then(release, release);
+    return next;
+  }
+
+  async #put(instance: ReceivedInstance, receivedAt: string): Promise<{ outcome: PutOutcome; size: number }> {
+    const { studyInstanceUid, sopInstanceUid } = instance.attributes;
+    const studyDir = join(this.#studiesDir, studyInstanceUid);
+    const target = this.instancePath(studyInstanceUid, sopInstanceUid);
+    await mkdir(studyDir, { recursive: true });
+
+    // Get the bytes onto the spool's filesystem, fsynced, under a temporary name.
+    let staged: string;
+    if (instance.part10.kind === "file") {
+      staged = instance.part10.path;
+      await fsyncFile(staged);
+    } else {
+      staged = temporaryPathBeside(target);
+      await writeFileDurable(staged, instance.part10.bytes);
+    }
+    const size = (await stat(staged)).size;
+
+    const existing = await stat(target).catch(() => undefined);
+    if (existing && existing.size === size && (await sha256OfFile(target)) === (await sha256OfFile(staged))) {
+      await rm(staged, { force: true });
+      return { outcome: "duplicate", size };
+    }
+
+    const sidecar: SpooledInstance = {
+      attributes: instance.attributes,
+      size,
+      receivedAt,
+      source: instance.source,
+    };
+    const sidecarPath = target.replace(/\.dcm$/, ".json");
+    const sidecarTemp = temporaryPathBeside(sidecarPath);
+    await writeFileDurable(sidecarTemp, `${JSON.stringify(sidecar)}\n`);
+    // Sidecar first, then the instance, then one directory fsync makes both renames durable.
+    await rename(sidecarTemp, sidecarPath);
+    await rename(staged, target);
+    await fsyncDirectory(studyDir);
+    return { outcome: existing ? "replaced" : "stored", size };
+  }
+
+  /** Every instance in the spool, from the sidecars (used to rebuild or reconcile the index). */
+  async scan(): Promise<SpooledInstance[]> {
+    const result: SpooledInstance[] = [];
+    for (const studyUid of await readdir(this.#studiesDir)) {
+      result.push(...(await this.listStudy(studyUid)));
+    }
+    return result;
+  }
+
+  async listStudy(studyInstanceUid: string): Promise<SpooledInstance[]> {
+    const dir = join(this.#studiesDir, studyInstanceUid);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
+    }
+    const present = new Set(names);
+    const instances: SpooledInstance[] = [];
+    for (const name of names) {
+      if (!name.endsWith(".dcm") || name.startsWith(".")) continue;
+      const sidecarName = name.replace(/\.dcm$/, ".json");
+      if (!present.has(sidecarName)) continue;
+      instances.push(JSON.parse(await readFile(join(dir, sidecarName), "utf8")) as SpooledInstance);
+    }
+    return instances;
+  }
+}
+
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}

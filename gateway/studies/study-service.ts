@@ -1,0 +1,354 @@
+/**
+ * Study assembly at the box: instances arrive one by one (from DICOM, serial or files), are stored in
+ * the spool, grouped by StudyInstanceUID, and a study becomes ready for upload once no instance has
+ * arrived for the quiet period. Implements the drivers' `InstanceSink` and the uploader's
+ * `OutboundQueue`, so neither of them learns about the gateway.
+ */
+
+import type { Logger } from "../../common/logger.ts";
+import type { InstanceSink, ReceivedInstance, StoreResult } from "../../device-drivers/index.ts";
+import type { OutboundQueue, OutboundStudy, Priority } from "../../uploader/index.ts";
+import { PRIORITY_RANK } from "../../uploader/index.ts";
+import {
+  InvalidInstanceError,
+  type PutOutcome,
+  type Spool,
+  type SpooledInstance,
+  sha256OfFile,
+} from "../spool/spool.ts";
+import type { StudyIndex, StudyRecord } from "./study-index.ts";
+import { initialState, type StudyState, transition } from "./study-states.ts";
+
+export interface StudyServiceOptions {
+  spool: Spool;
+  index: StudyIndex;
+  log: Logger;
+  quietPeriodMs: number;
+  defaultPriority: Priority;
+  ecgPriority: Priority;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  now?: () => Date;
+}
+
+/** Errors that mean "try again later" rather than "this instance is bad". */
+const RESOURCE_ERRORS = new Set(["ENOSPC", "EDQUOT", "EIO", "EMFILE", "ENFILE", "EROFS", "EBUSY"]);
+
+export class StudyService implements InstanceSink, OutboundQueue {
+  readonly #o: StudyServiceOptions;
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #readyListeners: Array<() => void> = [];
+  /** SHA-256 per file, keyed by path, size and receive time, so retries do not re-hash. */
+  readonly #hashes = new Map<string, string>();
+  #stopped = false;
+
+  constructor(options: StudyServiceOptions) {
+    this.#o = options;
+  }
+
+  #now(): Date {
+    return this.#o.now ? this.#o.now() : new Date();
+  }
+
+  stagingPath(): Promise<string> {
+    return this.#o.spool.stagingPath();
+  }
+
+  async store(instance: ReceivedInstance): Promise<StoreResult> {
+    const arrivedAt = this.#now();
+    let outcome: PutOutcome;
+    let size: number;
+    try {
+      ({ outcome, size } = await this.#o.spool.put(instance, arrivedAt.toISOString()));
+    } catch (error) {
+      if (error instanceof InvalidInstanceError) {
+        return { status: "refused", code: "INSTANCE_INVALID", reason: error.message, retryable: false };
+      }
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      this.#o.log.error(
+        { err: error, sopInstanceUid: instance.attributes.sopInstanceUid },
+        "spool write failed",
+      );
+      return {
+        status: "refused",
+        code: RESOURCE_ERRORS.has(code) ? "SPOOL_OUT_OF_RESOURCES" : "SPOOL_WRITE_FAILED",
+        reason: `spool write failed (${code || "unknown error"})`,
+        retryable: true,
+      };
+    }
+    const uid = instance.attributes.studyInstanceUid;
+    let record = this.#o.index.get(uid);
+    if (outcome === "duplicate" && record) return { status: "duplicate" };
+
+    const stored: SpooledInstance = {
+      attributes: instance.attributes,
+      size,
+      receivedAt: arrivedAt.toISOString(),
+      source: instance.source,
+    };
+    if (!record) {
+      record = this.#newRecord(stored, arrivedAt);
+      this.#o.index.put(record);
+    } else if (record.state !== "received" && record.state !== "stored") {
+      // New or corrected content for a study already queued or sent: send it again.
+      transition(record, "received", arrivedAt);
+    }
+    if (record.state === "received") transition(record, "stored", this.#now());
+    if (outcome === "stored") {
+      record.instanceCount += 1;
+      record.totalBytes += size;
+    }
+    this.#mergeAttributes(record, stored);
+    record.lastInstanceAt = arrivedAt.toISOString();
+    this.#scheduleReady(uid, this.#o.quietPeriodMs);
+    this.#saveInBackground();
+    this.#o.log.debug({ studyInstanceUid: uid, outcome }, "instance stored");
+    return { status: outcome === "duplicate" ? "duplicate" : "stored" };
+  }
+
+  /**
+   * Bring the index in line with the spool (source of truth) after a start, a crash or a lost index:
+   * add studies it lacks, recount instances, re-open studies holding instances never delivered, put
+   * interrupted uploads back in the queue, and queue or time the studies that were waiting.
+   */
+  async reconcile(): Promise<{ studies: number; rebuilt: number; requeued: number }> {
+    const byStudy = new Map<string, SpooledInstance[]>();
+    for (const instance of await this.#o.spool.scan()) {
+      const list = byStudy.get(instance.attributes.studyInstanceUid) ?? [];
+      list.push(instance);
+      byStudy.set(instance.attributes.studyInstanceUid, list);
+    }
+    let rebuilt = 0;
+    let requeued = 0;
+    const now = this.#now();
+    for (const [uid, instances] of byStudy) {
+      instances.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+      let record = this.#o.index.get(uid);
+      if (!record) {
+        record = this.#newRecord(instances[0]!, new Date(instances[0]!.receivedAt));
+        transition(record, "stored", now);
+        this.#o.index.put(record);
+        rebuilt += 1;
+      }
+      record.instanceCount = instances.length;
+      record.totalBytes = instances.reduce((sum, i) => sum + i.size, 0);
+      for (const instance of instances) this.#mergeAttributes(record, instance);
+      record.lastInstanceAt = instances.at(-1)!.receivedAt;
+      const delivered = new Set(record.deliveredSopInstanceUids);
+      const undelivered = instances.some((i) => !delivered.has(i.attributes.sopInstanceUid));
+      if (undelivered && (record.state === "delivered" || record.state === "reported")) {
+        transition(record, "received", now);
+      }
+      if (record.state === "received") transition(record, "stored", now);
+      if (record.state === "uploading") {
+        transition(record, "queued", now);
+        requeued += 1;
+      }
+    }
+    for (const record of this.#o.index.all()) {
+      if (record.state !== "stored") continue;
+      const waited = now.getTime() - Date.parse(record.lastInstanceAt);
+      this.#scheduleReady(record.studyInstanceUid, Math.max(0, this.#o.quietPeriodMs - waited));
+    }
+    await this.#o.index.save();
+    return { studies: byStudy.size, rebuilt, requeued };
+  }
+
+  /** Attach a report to its study (the report inbox calls this once the report is durable). */
+  async attachReport(studyInstanceUid: string, report: NonNullable<StudyRecord["report"]>): Promise<boolean> {
+    const record = this.#o.index.get(studyInstanceUid);
+    if (!record) return false;
+    record.report = report;
+    if (record.state === "delivered") transition(record, "reported", this.#now());
+    await this.#o.index.save();
+    return true;
+  }
+
+  list(): StudyRecord[] {
+    return this.#o.index.all().sort((a, b) => b.firstInstanceAt.localeCompare(a.firstInstanceAt));
+  }
+
+  get(studyInstanceUid: string): StudyRecord | undefined {
+    return this.#o.index.get(studyInstanceUid);
+  }
+
+  instances(studyInstanceUid: string): Promise<SpooledInstance[]> {
+    return this.#o.spool.listStudy(studyInstanceUid);
+  }
+
+  stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    return this.#o.index.save();
+  }
+
+  // ── OutboundQueue ──────────────────────────────────────────────────────────
+
+  async next(): Promise<OutboundStudy | undefined> {
+    const now = this.#now().getTime();
+    const ready = this.#o.index
+      .all()
+      .filter((r) => r.state === "queued" && (!r.retryAt || Date.parse(r.retryAt) <= now))
+      .sort(
+        (a, b) =>
+          PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
+          (a.transitions.queued ?? "").localeCompare(b.transitions.queued ?? ""),
+      );
+    for (const record of ready) {
+      const instances = await this.#o.spool.listStudy(record.studyInstanceUid);
+      if (instances.length === 0) continue;
+      return {
+        study: {
+          studyInstanceUid: record.studyInstanceUid,
+          priority: record.priority,
+          modalities: record.modalities,
+          patient: record.patient,
+          studyDate: record.studyDate,
+          studyTime: record.studyTime,
+          studyDescription: record.studyDescription,
+          accessionNumber: record.accessionNumber,
+          receivedAt: record.firstInstanceAt,
+        },
+        instances: await Promise.all(instances.map((i) => this.#outboundInstance(i))),
+      };
+    }
+    return undefined;
+  }
+
+  async uploading(studyInstanceUid: string): Promise<void> {
+    const record = this.#o.index.get(studyInstanceUid);
+    if (!record || record.state !== "queued") return;
+    transition(record, "uploading", this.#now());
+    record.uploadAttempts += 1;
+    await this.#o.index.save();
+  }
+
+  async delivered(studyInstanceUid: string, storedSopInstanceUids: string[]): Promise<void> {
+    const record = this.#o.index.get(studyInstanceUid);
+    if (!record) return;
+    record.deliveredSopInstanceUids = [
+      ...new Set([...record.deliveredSopInstanceUids, ...storedSopInstanceUids]),
+    ];
+    record.lastError = null;
+    record.retryAt = null;
+    // If an instance arrived during the upload the study was re-opened and stays on its way again.
+    if (record.state === "uploading") {
+      transition(record, "delivered", this.#now());
+      if (record.report) transition(record, "reported", this.#now());
+    }
+    await this.#o.index.save();
+    this.#o.log.info({ studyInstanceUid, instances: storedSopInstanceUids.length }, "study delivered");
+  }
+
+  async failed(studyInstanceUid: string, reason: string): Promise<void> {
+    const record = this.#o.index.get(studyInstanceUid);
+    if (!record) return;
+    record.lastError = reason;
+    const attempt = Math.max(1, record.uploadAttempts);
+    const ceiling = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(attempt - 1, 20));
+    // Full jitter: many boxes coming back after an outage must not retry in step.
+    record.retryAt = new Date(this.#now().getTime() + Math.random() * ceiling).toISOString();
+    if (record.state === "uploading") transition(record, "queued", this.#now());
+    await this.#o.index.save();
+    const delay = Date.parse(record.retryAt) - this.#now().getTime();
+    setTimeout(() => this.#notifyReady(), Math.max(0, delay) + 5).unref();
+  }
+
+  async depth(): Promise<number> {
+    return this.#o.index.all().filter((r) => r.state === "queued" || r.state === "uploading").length;
+  }
+
+  onReady(listener: () => void): void {
+    this.#readyListeners.push(listener);
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────
+
+  #newRecord(first: SpooledInstance, at: Date): StudyRecord {
+    const a = first.attributes;
+    return {
+      studyInstanceUid: a.studyInstanceUid,
+      ...initialState(at),
+      priority: a.modality === "ECG" ? this.#o.ecgPriority : this.#o.defaultPriority,
+      modalities: [],
+      patient: {
+        id: a.patientId,
+        name: a.patientName,
+        sex: a.patientSex,
+        birthDate: a.patientBirthDate,
+        age: a.patientAge,
+      },
+      studyDate: a.studyDate,
+      studyTime: a.studyTime,
+      studyDescription: a.studyDescription,
+      accessionNumber: a.accessionNumber,
+      instanceCount: 0,
+      totalBytes: 0,
+      firstInstanceAt: at.toISOString(),
+      lastInstanceAt: at.toISOString(),
+      deliveredSopInstanceUids: [],
+      uploadAttempts: 0,
+      lastError: null,
+      retryAt: null,
+      report: null,
+    };
+  }
+
+  #mergeAttributes(record: StudyRecord, instance: SpooledInstance): void {
+    const modality = instance.attributes.modality;
+    if (modality && !record.modalities.includes(modality)) record.modalities.push(modality);
+  }
+
+  async #outboundInstance(instance: SpooledInstance) {
+    const a = instance.attributes;
+    const path = this.#o.spool.instancePath(a.studyInstanceUid, a.sopInstanceUid);
+    const key = `${path}|${instance.size}|${instance.receivedAt}`;
+    let sha256 = this.#hashes.get(key);
+    if (!sha256) {
+      sha256 = await sha256OfFile(path);
+      this.#hashes.set(key, sha256);
+    }
+    return {
+      sopInstanceUid: a.sopInstanceUid,
+      sopClassUid: a.sopClassUid,
+      transferSyntaxUid: a.transferSyntaxUid,
+      seriesInstanceUid: a.seriesInstanceUid,
+      size: instance.size,
+      sha256,
+      path,
+    };
+  }
+
+  #scheduleReady(uid: string, delayMs: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timers.get(uid));
+    const timer = setTimeout(() => {
+      this.#timers.delete(uid);
+      this.#markReady(uid).catch((error: unknown) =>
+        this.#o.log.error({ err: error, studyInstanceUid: uid }, "could not queue study"),
+      );
+    }, delayMs);
+    timer.unref();
+    this.#timers.set(uid, timer);
+  }
+
+  async #markReady(uid: string): Promise<void> {
+    const record = this.#o.index.get(uid);
+    if (!record || record.state !== ("stored" satisfies StudyState)) return;
+    transition(record, "queued", this.#now());
+    await this.#o.index.save();
+    this.#o.log.info({ studyInstanceUid: uid, instances: record.instanceCount }, "study queued for upload");
+    this.#notifyReady();
+  }
+
+  #notifyReady(): void {
+    for (const listener of this.#readyListeners) listener();
+  }
+
+  #saveInBackground(): void {
+    this.#o.index
+      .save()
+      .catch((error: unknown) => this.#o.log.error({ err: error }, "study index write failed"));
+  }
+}
