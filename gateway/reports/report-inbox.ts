@@ -8,7 +8,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileDurable } from "../../common/durable-file.ts";
 import type { Logger } from "../../common/logger.ts";
-import type { ReportInbox, ReportMessage } from "../../uploader/index.ts";
+import type { ReportInbox } from "../../uploader/index.ts";
+import type { ReportMessage } from "../../uploader/protocol/index.ts";
 import type { StudyReport } from "../studies/study-index.ts";
 
 interface StoredReport extends StudyReport {

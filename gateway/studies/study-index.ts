@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { Low } from "lowdb";
 import { DurableJsonFile } from "../../common/durable-json-store.ts";
-import type { PatientDescriptor, Priority } from "../../uploader/index.ts";
+import type { PatientDescriptor, Priority } from "../../uploader/protocol/index.ts";
 import type { Stateful } from "./study-states.ts";
 
 export interface StudyReport {

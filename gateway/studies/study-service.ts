@@ -7,8 +7,8 @@
 
 import type { Logger } from "../../common/logger.ts";
 import type { InstanceSink, ReceivedInstance, StoreResult } from "../../device-drivers/index.ts";
-import type { OutboundQueue, OutboundStudy, Priority } from "../../uploader/index.ts";
-import { PRIORITY_RANK } from "../../uploader/index.ts";
+import type { OutboundQueue, OutboundStudy } from "../../uploader/index.ts";
+import { PRIORITY_RANK, type Priority } from "../../uploader/protocol/index.ts";
 import {
   InvalidInstanceError,
   type PutOutcome,

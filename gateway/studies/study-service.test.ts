@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { silentLogger } from "../../common/logger.ts";
+import type { InstanceAttributes, ReceivedInstance } from "../../device-drivers/types.ts";
+import { FileReportInbox } from "../reports/report-inbox.ts";
+import { Spool } from "../spool/spool.ts";
+import { StudyIndex } from "./study-index.ts";
+import { StudyService } from "./study-service.ts";
+
+async function setup(t: { after: (fn: () => Promise<void>) => void }, dir?: string, quietPeriodMs = 30) {
+  const dataDir = dir ?? (await mkdtemp(join(tmpdir(), "dxgate-studies-")));
+  const spool = new Spool(join(dataDir, "spool"));
+  await spool.open();
+  const index = new StudyIndex(dataDir);
+  await index.open();
+  const service = new StudyService({
+    spool,
+    index,
+    log: silentLogger(),
+    quietPeriodMs,
+    defaultPriority: "routine",
+    ecgPriority: "urgent",
+    retryBaseMs: 60_000,
+    retryMaxMs: 60_000,
+  });
+  t.after(async () => {
+    await service.stop();
+    if (!dir) await rm(dataDir, { recursive: true, force: true });
+  });
+  return { dataDir, spool, index, service };
+}
+
+let counter = 0;
+function instance(
+  study: string,
+  overrides: Partial<InstanceAttributes> = {},
+  bytes = randomBytes(3000),
+): ReceivedInstance {
+  counter += 1;
+  return {
+    attributes: {
+      studyInstanceUid: study,
+      seriesInstanceUid: `${study}.1`,
+      sopInstanceUid: `${study}.1.${counter}`,
+      sopClassUid: "1.2.840.10008.5.1.4.1.1.6.1",
+      transferSyntaxUid: "1.2.840.10008.1.2.1",
+      modality: "US",
+      patientId: "10023",
+      patientName: "Zhang^San",
+      patientSex: "M",
+      patientBirthDate: "19700101",
+      patientAge: "056Y",
+      studyDate: "20261125",
+      studyTime: "101500",
+      studyDescription: "Abdomen",
+      accessionNumber: "A1",
+      ...overrides,
+    },
+    source: { kind: "dicom", callingAeTitle: "US1", calledAeTitle: "DXGATE", remoteAddress: "127.0.0.1" },
+    part10: { kind: "bytes", bytes },
+  };
+}
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+test("instances are stored, grouped by study, and queued after the quiet period", async (t) => {
+  const { service, spool } = await setup(t);
+  const a = instance("1.2.3.1");
+  const b = instance("1.2.3.1");
+  assert.deepEqual(await service.store(a), { status: "stored" });
+  assert.deepEqual(await service.store(b), { status: "stored" });
+  const record = service.get("1.2.3.1")!;
+  assert.equal(record.state, "stored");
+  assert.equal(record.instanceCount, 2);
+  assert.ok(record.transitions.received && record.transitions.stored);
+  const onDisk = await readFile(spool.instancePath("1.2.3.1", a.attributes.sopInstanceUid));
+  assert.ok(
+    onDisk.equals(Buffer.from((a.part10 as { bytes: Uint8Array }).bytes)),
+    "spool holds the exact bytes",
+  );
+  assert.equal(await service.next(), undefined, "not ready during the quiet period");
+  await sleep(80);
+  assert.equal(service.get("1.2.3.1")!.state, "queued");
+  const outbound = await service.next();
+  assert.equal(outbound?.study.studyInstanceUid, "1.2.3.1");
+  assert.equal(outbound?.study.patient.id, "10023");
+  assert.deepEqual(
+    outbound?.instances.map((i) => i.sha256).sort(),
+    [a, b].map((i) => sha((i.part10 as { bytes: Uint8Array }).bytes)).sort(),
+  );
+  await service.uploading("1.2.3.1");
+  assert.equal(service.get("1.2.3.1")!.state, "uploading");
+  await service.delivered(
+    "1.2.3.1",
+    outbound!.instances.map((i) => i.sopInstanceUid),
+  );
+  const done = service.get("1.2.3.1")!;
+  assert.equal(done.state, "delivered");
+  assert.deepEqual(Object.keys(done.transitions), ["received", "stored", "queued", "uploading", "delivered"]);
+  assert.equal(await service.depth(), 0);
+});
+
+test("a resent identical instance is a duplicate; different bytes replace it", async (t) => {
+  const { service, spool } = await setup(t);
+  const first = instance("1.2.3.2");
+  await service.store(first);
+  assert.deepEqual(
+    await service.store({
+      ...first,
+      part10: { kind: "bytes", bytes: Buffer.from((first.part10 as { bytes: Uint8Array }).bytes) },
+    }),
+    {
+      status: "duplicate",
+    },
+  );
+  const corrected = Buffer.from("corrected content");
+  assert.deepEqual(await service.store({ ...first, part10: { kind: "bytes", bytes: corrected } }), {
+    status: "stored",
+  });
+  assert.equal(service.get("1.2.3.2")!.instanceCount, 1);
+  assert.ok(
+    (await readFile(spool.instancePath("1.2.3.2", first.attributes.sopInstanceUid))).equals(corrected),
+  );
+});
+
+test("an instance whose UIDs cannot be stored is refused, not retried", async (t) => {
+  const { service } = await setup(t);
+  const result = await service.store(instance("../../etc"));
+  assert.equal(result.status, "refused");
+  assert.equal(result.status === "refused" && result.retryable, false);
+  assert.equal(service.list().length, 0);
+});
+
+test("ECG studies go before routine studies; a failed study waits for its retry time", async (t) => {
+  const { service } = await setup(t);
+  await service.store(instance("1.2.3.10"));
+  await service.store(instance("1.2.3.11", { modality: "ECG" }));
+  await sleep(80);
+  const first = await service.next();
+  assert.equal(first?.study.studyInstanceUid, "1.2.3.11");
+  assert.equal(first?.study.priority, "urgent");
+  await service.uploading("1.2.3.11");
+  await service.failed("1.2.3.11", "no acknowledgement");
+  const record = service.get("1.2.3.11")!;
+  assert.equal(record.state, "queued");
+  assert.equal(record.lastError, "no acknowledgement");
+  // The retry time is in the future (base 60 s), so the routine study goes next.
+  const second = await service.next();
+  assert.equal(second?.study.studyInstanceUid, "1.2.3.10");
+});
+
+test("after a crash the index is rebuilt from the spool and interrupted uploads are queued again", async (t) => {
+  const { dataDir, service } = await setup(t);
+  await service.store(instance("1.2.3.20"));
+  await service.store(instance("1.2.3.20"));
+  await service.store(instance("1.2.3.21"));
+  await sleep(80);
+  await service.uploading("1.2.3.21");
+  await service.stop();
+
+  // Lose the index entirely for one study: the spool is the source of truth.
+  const indexPath = join(dataDir, "index", "studies.json");
+  const saved = JSON.parse(await readFile(indexPath, "utf8")) as { studies: Record<string, unknown> };
+  delete saved.studies["1.2.3.20"];
+  await writeFile(indexPath, JSON.stringify(saved));
+
+  const restarted = await setup(t, dataDir, 10_000);
+  const result = await restarted.service.reconcile();
+  assert.deepEqual(result, { studies: 2, rebuilt: 1, requeued: 1 });
+  assert.equal(restarted.service.get("1.2.3.20")!.instanceCount, 2);
+  assert.equal(restarted.service.get("1.2.3.20")!.state, "stored");
+  assert.equal(restarted.service.get("1.2.3.21")!.state, "queued");
+  assert.equal(restarted.service.get("1.2.3.20")!.patient.id, "10023");
+});
+
+test("a new instance for a delivered study re-opens it; reconcile re-opens undelivered ones too", async (t) => {
+  const { dataDir, service } = await setup(t);
+  const first = instance("1.2.3.30");
+  await service.store(first);
+  await sleep(80);
+  await service.uploading("1.2.3.30");
+  await service.delivered("1.2.3.30", [first.attributes.sopInstanceUid]);
+  await service.store(instance("1.2.3.30"));
+  assert.equal(service.get("1.2.3.30")!.state, "stored");
+  assert.equal(service.get("1.2.3.30")!.instanceCount, 2);
+  await service.stop();
+  // Simulate an index that says delivered while the spool has an undelivered instance.
+  const indexPath = join(dataDir, "index", "studies.json");
+  const saved = JSON.parse(await readFile(indexPath, "utf8")) as {
+    studies: Record<string, { state: string }>;
+  };
+  saved.studies["1.2.3.30"]!.state = "delivered";
+  await writeFile(indexPath, JSON.stringify(saved));
+  const restarted = await setup(t, dataDir, 10_000);
+  await restarted.service.reconcile();
+  assert.equal(restarted.service.get("1.2.3.30")!.state, "stored");
+});
+
+test("a report is stored durably, marks the delivered study reported, and is idempotent", async (t) => {
+  const { dataDir, service } = await setup(t);
+  const one = instance("1.2.3.40");
+  await service.store(one);
+  await sleep(80);
+  await service.uploading("1.2.3.40");
+  await service.delivered("1.2.3.40", [one.attributes.sopInstanceUid]);
+  const inbox = new FileReportInbox(dataDir, service, silentLogger());
+  const report = {
+    v: 1 as const,
+    type: "report" as const,
+    sentAt: new Date().toISOString(),
+    reportId: "r-1",
+    studyInstanceUid: "1.2.3.40",
+    findings: "No abnormality",
+    impression: "Normal",
+    critical: false,
+    reportedBy: "dr-li",
+    reportedAt: new Date().toISOString(),
+  };
+  await inbox.accept(report);
+  await inbox.accept(report);
+  const record = service.get("1.2.3.40")!;
+  assert.equal(record.state, "reported");
+  assert.equal(record.report?.reportId, "r-1");
+  assert.equal(record.report?.impression, "Normal");
+  const stored = JSON.parse(await readFile(join(dataDir, "reports", "r-1.json"), "utf8")) as {
+    findings: string;
+  };
+  assert.equal(stored.findings, "No abnormality");
+  await assert.rejects(inbox.accept({ ...report, reportId: "../escape" }));
+});
