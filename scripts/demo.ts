@@ -1,0 +1,132 @@
+/**
+ * `npm start`: the whole chain on one machine, loopback only — the reading centre with its embedded
+ * MQTT broker and a demo diagnostician account, and one gateway pointed at it. Prints where
+ * everything is and how to log in; Ctrl-C stops both cleanly.
+ *
+ * Ports and directories follow the same environment variables as the processes themselves
+ * (DXGATE_DICOM_PORT, DXGATE_HTTP_PORT, DXGATE_RC_HTTP_PORT, DXGATE_RC_MQTT_PORT, …), so several
+ * demo stacks can run side by side; DXGATE_DEMO_DIR moves all their data (default ./demo-data).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+
+const root = join(import.meta.dirname, "..");
+const demoDir = resolve(process.env.DXGATE_DEMO_DIR ?? join(root, "demo-data"));
+mkdirSync(demoDir, { recursive: true });
+
+interface Child {
+  name: string;
+  process: ChildProcess;
+  ports: Map<string, number>;
+}
+
+function start(name: string, script: string, env: Record<string, string>, services: string[]): Promise<Child> {
+  const log = createWriteStream(join(demoDir, `${name}.log`), { flags: "a" });
+  const child = spawn(process.execPath, [join(root, script)], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const ports = new Map<string, number>();
+  return new Promise((resolveStart, rejectStart) => {
+    const onLine = (text: string) => {
+      log.write(`${text}\n`);
+      let line: { msg?: string; service?: string; port?: number; level?: number };
+      try {
+        line = JSON.parse(text);
+      } catch {
+        process.stderr.write(`[${name}] ${text}\n`);
+        return;
+      }
+      if ((line.level ?? 0) >= 50) process.stderr.write(`[${name}] ${text}\n`);
+      if (line.msg === "listening" && line.service && typeof line.port === "number") {
+        ports.set(line.service, line.port);
+        if (services.every((s) => ports.has(s))) resolveStart({ name, process: child, ports });
+      }
+    };
+    createInterface({ input: child.stdout! }).on("line", onLine);
+    createInterface({ input: child.stderr! }).on("line", onLine);
+    child.once("exit", (code) => rejectStart(new Error(`${name} exited during start (code ${code}); see ${name}.log`)));
+  });
+}
+
+const children: Child[] = [];
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  stopping = true;
+  // The gateway first: it finishes what it is doing and says goodbye to the broker it uses.
+  for (const child of [...children].reverse()) {
+    if (child.process.exitCode !== null) continue;
+    const exited = new Promise((r) => child.process.once("exit", r));
+    child.process.kill("SIGTERM");
+    await exited;
+  }
+  process.exit(code);
+}
+
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+
+try {
+  const rc = await start(
+    "reading-centre",
+    "reading-centre/main.ts",
+    {
+      DXGATE_RC_DEMO: "1",
+      DXGATE_RC_DATA_DIR: process.env.DXGATE_RC_DATA_DIR ?? join(demoDir, "reading-centre"),
+      DXGATE_RC_HTTP_HOST: "127.0.0.1",
+      DXGATE_RC_MQTT_HOST: "127.0.0.1",
+    },
+    ["http", "mqtt"],
+  );
+  children.push(rc);
+  const mqttPort = rc.ports.get("mqtt")!;
+  const gateway = await start(
+    "gateway",
+    "gateway/main.ts",
+    {
+      DXGATE_SITE_ID: process.env.DXGATE_SITE_ID ?? "demo-site",
+      DXGATE_DATA_DIR: process.env.DXGATE_DATA_DIR ?? join(demoDir, "gateway"),
+      DXGATE_BROKER_URL: process.env.DXGATE_BROKER_URL ?? `mqtt://127.0.0.1:${mqttPort}`,
+      DXGATE_DICOM_HOST: "127.0.0.1",
+      DXGATE_HTTP_HOST: "127.0.0.1",
+      DXGATE_QUIET_PERIOD_MS: process.env.DXGATE_QUIET_PERIOD_MS ?? "3000",
+    },
+    ["http", "dicom"],
+  );
+  children.push(gateway);
+  for (const child of children) {
+    child.process.once("exit", (code) => {
+      if (stopping) return;
+      process.stderr.write(`${child.name} stopped unexpectedly (code ${code}); stopping the demo\n`);
+      void stopAll(1);
+    });
+  }
+  const rcHttp = rc.ports.get("http")!;
+  const gwHttp = gateway.ports.get("http")!;
+  const dicomPort = gateway.ports.get("dicom")!;
+  process.stdout.write(
+    [
+      "",
+      "dxgate demo is running (loopback only)  —  dxgate 演示已启动（仅本机）",
+      "",
+      `  Reading centre 阅片中心   http://127.0.0.1:${rcHttp}/api/worklist`,
+      `    log in 登录:             user 用户名 demo  /  password 密码 demo`,
+      `    curl -s -X POST -H 'content-type: application/json' -d '{"username":"demo","password":"demo"}' http://127.0.0.1:${rcHttp}/api/login`,
+      `  MQTT broker 消息代理       mqtt://127.0.0.1:${mqttPort}`,
+      `  Gateway 网关 API           http://127.0.0.1:${gwHttp}/api/studies`,
+      `  Gateway DICOM 接收         AE title DXGATE, 127.0.0.1 port ${dicomPort}`,
+      `    send a study 发送检查:    storescu -aec DXGATE 127.0.0.1 ${dicomPort} FILE.dcm`,
+      "",
+      `  Logs and data 日志与数据:  ${demoDir}`,
+      "  Press Ctrl-C to stop 按 Ctrl-C 停止",
+      "",
+    ].join("\n"),
+  );
+} catch (error) {
+  process.stderr.write(`demo failed to start: ${(error as Error).message}\n`);
+  await stopAll(1);
+}
