@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import type { ReceivedInstance } from "../../device-drivers/types.ts";
+import { InvalidInstanceError, Spool } from "./spool.ts";
+
+function instance(sop: string, part10: ReceivedInstance["part10"]): ReceivedInstance {
+  return {
+    attributes: {
+      studyInstanceUid: "1.2.840.1",
+      seriesInstanceUid: "1.2.840.1.1",
+      sopInstanceUid: sop,
+      sopClassUid: "1.2.840.10008.5.1.4.1.1.7",
+      transferSyntaxUid: "1.2.840.10008.1.2.1",
+      modality: "OT",
+      patientId: "",
+      patientName: "",
+      patientSex: "",
+      patientBirthDate: "",
+      patientAge: "",
+      studyDate: "",
+      studyTime: "",
+      studyDescription: "",
+      accessionNumber: "",
+    },
+    source: { kind: "file", path: "/media/usb/1.dcm" },
+    part10,
+  };
+}
+
+test("open() discards staging files a crash left behind (they were never acknowledged)", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "dxgate-spool-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const spool = new Spool(dir);
+  await spool.open();
+  await writeFile(await spool.stagingPath(), "half an instance");
+  const again = new Spool(dir);
+  assert.deepEqual(await again.open(), { discardedStagingFiles: 1 });
+  assert.deepEqual(await readdir(join(dir, "staging")), []);
+});
+
+test("a file streamed into staging is moved into the spool with its sidecar; scan() finds it", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "dxgate-spool-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const spool = new Spool(dir);
+  await spool.open();
+  const staged = await spool.stagingPath();
+  await writeFile(staged, "streamed part 10 bytes");
+  const result = await spool.put(
+    instance("1.2.840.1.1.1", { kind: "file", path: staged }),
+    "2026-11-25T00:00:00.000Z",
+  );
+  assert.deepEqual(result, { outcome: "stored", size: 22 });
+  assert.equal(
+    await readFile(spool.instancePath("1.2.840.1", "1.2.840.1.1.1"), "utf8"),
+    "streamed part 10 bytes",
+  );
+  assert.deepEqual(await readdir(join(dir, "staging")), [], "the staging file was moved, not copied");
+  const [scanned] = await spool.scan();
+  assert.equal(scanned?.attributes.sopInstanceUid, "1.2.840.1.1.1");
+  assert.equal(scanned?.size, 22);
+  assert.equal(scanned?.receivedAt, "2026-11-25T00:00:00.000Z");
+  assert.deepEqual(scanned?.source, { kind: "file", path: "/media/usb/1.dcm" });
+});
+
+test("concurrent puts of one SOP instance are serialised: one stored, the identical other a duplicate", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "dxgate-spool-"));
+  const spool = new Spool(dir);
+  await spool.open();
+  const bytes = Buffer.from("same bytes twice");
+  const outcomes = await Promise.all([
+    spool.put(instance("1.2.840.1.1.2", { kind: "bytes", bytes }), "2026-11-25T00:00:00.000Z"),
+    spool.put(instance("1.2.840.1.1.2", { kind: "bytes", bytes }), "2026-11-25T00:00:01.000Z"),
+  ]);
+  assert.deepEqual(outcomes.map((o) => o.outcome).sort(), ["duplicate", "stored"]);
+  assert.equal((await spool.scan()).length, 1);
+  const names = await readdir(join(dir, "studies", "1.2.840.1"));
+  assert.deepEqual(names.sort(), ["1.2.840.1.1.2.dcm", "1.2.840.1.1.2.json"], "no temporary files left");
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("UIDs that are not UIDs never become paths", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "dxgate-spool-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const spool = new Spool(dir);
+  await spool.open();
+  assert.throws(
+    () => spool.put(instance("../../x", { kind: "bytes", bytes: Buffer.from("x") }), ""),
+    InvalidInstanceError,
+  );
+  assert.throws(
+    () => spool.put(instance(`1.${"2".repeat(70)}`, { kind: "bytes", bytes: Buffer.from("x") }), ""),
+    InvalidInstanceError,
+  );
+});
