@@ -19,8 +19,12 @@ export interface OutboundQueue {
   /**
    * The next study to send by the queue's ordering (priority, then age), or `undefined` when nothing
    * is ready. The study stays in the queue until `delivered` is called.
+   *
+   * `exclude` (optional, added after v1 of this port): studies the sender is holding back in a retry
+   * backoff; skip them and return the next one. An implementation that ignores it still works, but a
+   * study in backoff then blocks the ones behind it until its backoff ends.
    */
-  next(): Promise<OutboundStudy | undefined>;
+  next(exclude?: ReadonlySet<string>): Promise<OutboundStudy | undefined>;
   /** The sender started an attempt for this study. */
   uploading(studyInstanceUid: string): Promise<void>;
   /**

@@ -1,0 +1,67 @@
+/**
+ * A real aedes broker on a loopback port, for tests. `kill()` drops every connection at once and
+ * forgets all state (like a crashed in-memory broker); `startBroker(port)` can bring one back on the
+ * same port.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { Aedes } from "aedes";
+
+export interface TestBroker {
+  readonly port: number;
+  readonly url: string;
+  readonly aedes: Aedes;
+  /** Crash: destroy every socket, stop listening, close the broker. */
+  kill(): Promise<void>;
+  /** Destroy the socket of one MQTT client, as a cut cable would. */
+  dropClient(clientId: string): boolean;
+}
+
+export interface BrokerOptions {
+  /** Decide per connect whether a client is let in (refused ones get CONNACK "not authorized"). */
+  admit?: (clientId: string) => boolean;
+}
+
+export async function startBroker(port = 0, options: BrokerOptions = {}): Promise<TestBroker> {
+  const { admit } = options;
+  const aedes = await Aedes.createBroker(
+    admit ? { authenticate: (client, _username, _password, done) => done(null, admit(client.id)) } : {},
+  );
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    aedes.handle(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address === "string") throw new Error("broker has no TCP address");
+  return {
+    port: address.port,
+    url: `mqtt://127.0.0.1:${address.port}`,
+    aedes,
+    async kill() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    },
+    dropClient(clientId: string) {
+      const client = (aedes as unknown as { clients: Record<string, { conn: Socket }> }).clients[clientId];
+      if (!client) return false;
+      client.conn.destroy();
+      return true;
+    },
+  };
+}
+
+/** A loopback port nothing listens on (for "broker not running yet"). */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === "string") throw new Error("no TCP address");
+  return address.port;
+}
