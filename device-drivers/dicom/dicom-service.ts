@@ -1,0 +1,141 @@
+/**
+ * The DICOM network service's lifecycle: a TCP listener whose every connection gets its own
+ * DxgateScp. We run our own net.Server instead of dcmjs-dimse's `Server` to bind a host, learn the
+ * port chosen for port 0, set TCP_NODELAY, and drain in-flight C-STOREs on stop.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import dimse from "dcmjs-dimse";
+import type { Logger } from "../../common/logger.ts";
+import type { InstanceSink } from "../types.ts";
+import { DEFAULT_AE_TITLE, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "./constants.ts";
+import { DxgateScp, type ScpContext } from "./scp.ts";
+
+export interface DicomServiceOptions {
+  /** The called AE title we answer to; default "DXGATE". */
+  aeTitle?: string;
+  /** Interface to bind; default all interfaces. */
+  host?: string;
+  /** TCP port; 0 picks a free one (read it from `start()`). */
+  port: number;
+  sink: InstanceSink;
+  log: Logger;
+  /** Largest P-DATA-TF PDU we accept, in bytes (PS3.8 D.1); default dcmjs-dimse's 256 KiB. */
+  maxPduLength?: number;
+  /**
+   * Milliseconds a connection may wait before sending its A-ASSOCIATE-RQ (ARTIM, PS3.8 9.1.5), and
+   * the least time an association may stay silent between PDUs; default 30 000.
+   */
+  associationTimeoutMs?: number;
+  /** Milliseconds `stop()` waits for C-STOREs in progress before closing connections; default 10 000. */
+  drainTimeoutMs?: number;
+}
+
+export interface DicomService {
+  /** Listen; resolves with the port actually bound. */
+  start(): Promise<{ port: number }>;
+  /** Stop accepting, let C-STOREs in progress finish (bounded), close every connection. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** dcmjs-dimse idles an association out after this long without a PDU (its default is 60 s). */
+const MIN_PDU_TIMEOUT_MS = 60_000;
+
+export function createDicomService(options: DicomServiceOptions): DicomService {
+  const log = options.log.child({ component: "dicom" });
+  const aeTitle = options.aeTitle ?? DEFAULT_AE_TITLE;
+  const associationTimeoutMs = options.associationTimeoutMs ?? 30_000;
+  const sockets = new Set<Socket>();
+  const inFlight = new Set<Promise<unknown>>();
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const context: ScpContext = {
+    aeTitle,
+    sink: options.sink,
+    log,
+    associationTimeoutMs,
+    track(work) {
+      const settled = work.then(
+        () => undefined,
+        () => undefined,
+      );
+      inFlight.add(settled);
+      void settled.then(() => inFlight.delete(settled));
+    },
+  };
+  const scpOptions = {
+    associationTimeout: associationTimeoutMs,
+    pduTimeout: Math.max(associationTimeoutMs, MIN_PDU_TIMEOUT_MS),
+  };
+
+  const accept = (socket: Socket) => {
+    if (stopping) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    const scp = new DxgateScp(socket, scpOptions, context);
+    scp.on("networkError", (error: Error) => {
+      // Garbage, a reset, a timeout: this connection ends, the service and other associations go on.
+      log.warn({ event: "network-error", remoteAddress: socket.remoteAddress, error: error.message });
+      socket.end();
+      setTimeout(() => socket.destroy(), 2_000).unref();
+    });
+  };
+
+  return {
+    async start() {
+      if (server || stopping) throw new Error("DICOM service already started or stopped");
+      configureDimse(options.maxPduLength);
+      const listening = createServer(accept);
+      listening.on("error", (error) => log.error({ event: "listener-error", error: error.message }));
+      server = listening;
+      await new Promise<void>((resolve, reject) => {
+        listening.once("error", reject);
+        listening.listen(options.port, options.host, () => {
+          listening.off("error", reject);
+          resolve();
+        });
+      });
+      const address = listening.address();
+      const port = typeof address === "object" && address ? address.port : options.port;
+      log.info({ event: "listening", aeTitle, host: options.host ?? "", port }, "DICOM service listening");
+      return { port };
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        const listening = server;
+        if (!listening) return;
+        const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
+        await waitAtMost(Promise.all(inFlight), options.drainTimeoutMs ?? 10_000);
+        for (const socket of sockets) socket.destroy();
+        await closed;
+        log.info({ event: "stopped" }, "DICOM service stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * dcmjs-dimse keeps these settings in module-wide statics: silence its console logger (we log
+ * ourselves, without datasets), and state our implementation identity and PDU size.
+ */
+function configureDimse(maxPduLength: number | undefined): void {
+  dimse.log.setLevel("silent");
+  dimse.Implementation.setImplementationClassUid(IMPLEMENTATION_CLASS_UID);
+  dimse.Implementation.setImplementationVersion(IMPLEMENTATION_VERSION_NAME);
+  if (maxPduLength !== undefined) dimse.Implementation.setMaxPduLength(maxPduLength);
+}
+
+async function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([work, timeout]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,277 @@
+/**
+ * One association, one instance of this class: the dcmjs-dimse `Scp` subclass that answers
+ * A-ASSOCIATE-RQ, C-ECHO and C-STORE, streaming each C-STORE dataset straight into a staging file.
+ *
+ * State lives in ES private (#) fields so nothing can collide with dcmjs-dimse's own properties.
+ */
+import type { Socket } from "node:net";
+import type { Writable } from "node:stream";
+import type { association, requests, responses } from "dcmjs-dimse";
+import dimse from "dcmjs-dimse";
+import type { Logger } from "../../common/logger.ts";
+import type { InstanceSink, InstanceSource } from "../types.ts";
+import { decideContexts, isCalledAeTitleOurs } from "./association-policy.ts";
+import { ASSOCIATE_REJECT, CONTEXT_RESULT, STATUS } from "./constants.ts";
+import { buildPart10Header } from "./part10.ts";
+import { StagingWriter } from "./staging-writer.ts";
+import { storeInstance } from "./store-instance.ts";
+
+type Association = association.Association;
+type PresentationContext = association.PresentationContext;
+type CEchoRequest = requests.CEchoRequest;
+type CStoreRequest = requests.CStoreRequest;
+
+/** What every association shares: the service's configuration and its in-flight work tracker. */
+export interface ScpContext {
+  aeTitle: string;
+  sink: InstanceSink;
+  log: Logger;
+  /** PS3.8 9.1.5 ARTIM: how long a connection may stay without an A-ASSOCIATE-RQ, in milliseconds. */
+  associationTimeoutMs: number;
+  /** Register work (a C-STORE being stored) that `stop()` waits for. */
+  track(work: Promise<unknown>): void;
+}
+
+/** dcmjs-dimse's per-connection options (its PDU timeout, in milliseconds, among them). */
+export type ScpOptions = ConstructorParameters<typeof dimse.Scp>[1];
+
+export class DxgateScp extends dimse.Scp {
+  readonly #context: ScpContext;
+  readonly #socket: Socket;
+  readonly #remoteAddress: string;
+  #callingAeTitle = "";
+  #calledAeTitle = "";
+  /** The dataset being received, until its C-STORE request is dispatched. */
+  #receiving: StagingWriter | undefined;
+  readonly #staged = new WeakMap<CStoreRequest, StagingWriter>();
+  #associationTimer: NodeJS.Timeout | undefined;
+  #socketPaused = false;
+  #instances = 0;
+
+  constructor(socket: Socket, options: ScpOptions, context: ScpContext) {
+    super(socket, options);
+    this.#context = context;
+    this.#socket = socket;
+    this.#remoteAddress = socket.remoteAddress ?? "";
+    // dcmjs-dimse writes every PDV synchronously from its 'data' listener, registered before ours:
+    // when ours runs, the staging writer's buffer tells whether the disk is keeping up.
+    socket.on("data", () => this.#applyBackpressure());
+    socket.on("close", () => this.#closed());
+    this.#associationTimer = setTimeout(() => {
+      context.log.warn(
+        { event: "association-timeout", remoteAddress: this.#remoteAddress },
+        "no A-ASSOCIATE-RQ",
+      );
+      socket.destroy();
+    }, context.associationTimeoutMs);
+  }
+
+  override associationRequested(request: Association): void {
+    clearTimeout(this.#associationTimer);
+    this.#callingAeTitle = request.getCallingAeTitle();
+    this.#calledAeTitle = request.getCalledAeTitle();
+    const fields = {
+      callingAeTitle: this.#callingAeTitle,
+      calledAeTitle: this.#calledAeTitle,
+      remoteAddress: this.#remoteAddress,
+    };
+    if (!isCalledAeTitleOurs(this.#calledAeTitle, this.#context.aeTitle)) {
+      this.#context.log.warn({
+        ...fields,
+        event: "association-rejected",
+        reason: "called-ae-not-recognized",
+      });
+      // PS3.8 9.3.4: rejected-permanent, by the service user, called AE title not recognized.
+      this.sendAssociationReject(
+        ASSOCIATE_REJECT.resultPermanent,
+        ASSOCIATE_REJECT.sourceServiceUser,
+        ASSOCIATE_REJECT.reasonCalledAeNotRecognized,
+      );
+      this.#socket.end();
+      return;
+    }
+    const contexts = request.getPresentationContexts();
+    const decisions = decideContexts(
+      contexts.map(({ id, context }) => ({
+        id,
+        abstractSyntaxUid: context.getAbstractSyntaxUid(),
+        transferSyntaxUids: context.getTransferSyntaxUids(),
+      })),
+    );
+    for (const decision of decisions) {
+      const context = request.getPresentationContext(decision.id);
+      if (decision.result === CONTEXT_RESULT.acceptance)
+        context.setResult(decision.result, decision.transferSyntaxUid);
+      else context.setResult(decision.result);
+    }
+    const accepted = decisions.filter((decision) => decision.result === CONTEXT_RESULT.acceptance).length;
+    this.#context.log.info(
+      {
+        ...fields,
+        event: "association",
+        contextsAccepted: accepted,
+        contextsRejected: decisions.length - accepted,
+      },
+      "association accepted",
+    );
+    this.#acceptAnnouncingOurMaxPdu(request);
+  }
+
+  /**
+   * PS3.8 D.1: each side announces the largest PDU *it* can receive. dcmjs-dimse announces the
+   * smaller of the peer's and ours, which makes a modality that can receive only 16 KiB also send
+   * us 16 KiB PDUs. Announce ours, then restore the peer's limit, which bounds what we send.
+   */
+  #acceptAnnouncingOurMaxPdu(request: Association): void {
+    const peerMaxPduLength = request.getMaxPduLength();
+    request.setMaxPduLength(dimse.Implementation.getMaxPduLength());
+    this.sendAssociationAccept();
+    request.setMaxPduLength(peerMaxPduLength);
+  }
+
+  override associationReleaseRequested(): void {
+    // PS3.8 7.2: answer A-RELEASE-RQ with A-RELEASE-RP; the requestor then closes the connection.
+    this.sendAssociationReleaseResponse();
+  }
+
+  override cEchoRequest(request: CEchoRequest, callback: (response: responses.CEchoResponse) => void): void {
+    // PS3.7 9.3.5: the C-ECHO-RSP Status is Success when we are alive and associated.
+    const response = dimse.responses.CEchoResponse.fromRequest(request);
+    response.setStatus(STATUS.success);
+    callback(response);
+  }
+
+  override createStoreWritableStream(context: PresentationContext, request: CStoreRequest): Writable {
+    // PS3.8 9.3.5: P-DATA on a presentation context that was not accepted is a protocol error; the
+    // throw is caught by dcmjs-dimse and ends the connection.
+    if (context?.getResult() !== CONTEXT_RESULT.acceptance) {
+      throw new Error("C-STORE data on a presentation context that was not accepted");
+    }
+    const sink = this.#context.sink;
+    const writer = new StagingWriter({
+      stagingPath: () => sink.stagingPath(),
+      header: buildPart10Header({
+        // PS3.10 7.1: the media storage UIDs are those of the C-STORE command (PS3.7 9.1.1.1).
+        sopClassUid: request.getAffectedSopClassUid() ?? "",
+        sopInstanceUid: request.getAffectedSopInstanceUid() ?? "",
+        transferSyntaxUid: context.getAcceptedTransferSyntaxUid() ?? "",
+        sourceAeTitle: this.#callingAeTitle,
+      }),
+    });
+    writer.on("error", () => undefined); // failures are recorded in writer.failure, never thrown
+    this.#receiving = writer;
+    this.#staged.set(request, writer);
+    return writer;
+  }
+
+  override createDatasetFromStoreWritableStream(
+    writable: Writable,
+    context: PresentationContext,
+    callback: (dataset: InstanceType<typeof dimse.Dataset>) => void,
+  ): void {
+    // The dataset stays on disk: dcmjs-dimse gets an empty Dataset, and the C-STORE handler finds the
+    // file through the request. 'finish' means the file is complete, fsynced and closed.
+    const done = () => callback(new dimse.Dataset({}, context.getAcceptedTransferSyntaxUid()));
+    if (writable.writableFinished) done();
+    else writable.once("finish", done);
+  }
+
+  override cStoreRequest(
+    request: CStoreRequest,
+    callback: (response: responses.CStoreResponse) => void,
+  ): void {
+    const writer = this.#staged.get(request);
+    this.#staged.delete(request);
+    if (this.#receiving === writer) this.#receiving = undefined;
+    const response = dimse.responses.CStoreResponse.fromRequest(request);
+    const respond = (status: number, errorComment: string) => {
+      response.setStatus(status);
+      if (errorComment) response.setErrorComment(errorComment);
+      callback(response);
+    };
+    if (!writer) {
+      respond(STATUS.outOfResources, "dxgate: dataset not staged");
+      return;
+    }
+    const source: InstanceSource = {
+      kind: "dicom",
+      callingAeTitle: this.#callingAeTitle,
+      calledAeTitle: this.#calledAeTitle,
+      remoteAddress: this.#remoteAddress,
+    };
+    const work = storeInstance(
+      writer,
+      {
+        sopClassUid: request.getAffectedSopClassUid() ?? "",
+        sopInstanceUid: request.getAffectedSopInstanceUid() ?? "",
+        transferSyntaxUid: this.#acceptedTransferSyntax(request),
+        source,
+      },
+      this.#context.sink,
+      this.#context.log,
+    ).then(
+      (outcome) => {
+        if (outcome.status === STATUS.success) this.#instances += 1;
+        respond(outcome.status, outcome.errorComment);
+      },
+      (error: unknown) => {
+        // storeInstance does not throw; this is a last line so the SCU always gets an answer.
+        this.#context.log.error({ event: "store-failed", error: String(error) }, "C-STORE handler failed");
+        respond(STATUS.outOfResources, "dxgate: internal error");
+      },
+    );
+    this.#context.track(work);
+  }
+
+  override abort(source: number, reason: number): void {
+    this.#context.log.warn({
+      event: "association-aborted",
+      callingAeTitle: this.#callingAeTitle,
+      remoteAddress: this.#remoteAddress,
+      source,
+      reason,
+    });
+    // PS3.8 9.1.4: after an A-ABORT the transport connection is closed.
+    this.#socket.destroy();
+  }
+
+  #acceptedTransferSyntax(request: CStoreRequest): string {
+    return request.getDataset()?.getTransferSyntaxUid() ?? "";
+  }
+
+  /** Pause reading the network while the staging file has more than its high-water mark queued. */
+  #applyBackpressure(): void {
+    const writer = this.#receiving;
+    if (!writer || this.#socketPaused || !writer.writableNeedDrain) return;
+    this.#socketPaused = true;
+    this.#socket.pause();
+    const resume = () => {
+      writer.off("drain", resume).off("finish", resume).off("close", resume);
+      this.#socketPaused = false;
+      if (!this.#socket.destroyed) this.#socket.resume();
+    };
+    // 'drain' is not emitted once end() was called: the last fragment resumes on 'finish'.
+    writer.on("drain", resume).on("finish", resume).on("close", resume);
+  }
+
+  #closed(): void {
+    clearTimeout(this.#associationTimer);
+    const writer = this.#receiving;
+    this.#receiving = undefined;
+    // A dataset cut off mid-way (abort, dropped link) was never acknowledged: drop its file.
+    if (writer) this.#context.track(writer.discard());
+    if (this.#callingAeTitle) {
+      this.#context.log.info(
+        {
+          event: "association-closed",
+          callingAeTitle: this.#callingAeTitle,
+          remoteAddress: this.#remoteAddress,
+          instances: this.#instances,
+          bytesReceived: this.#socket.bytesRead,
+          interrupted: writer !== undefined,
+        },
+        "association closed",
+      );
+    }
+  }
+}

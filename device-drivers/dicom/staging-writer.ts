@@ -1,0 +1,140 @@
+/**
+ * The Writable dcmjs-dimse streams a C-STORE dataset into: a file at the sink's staging path that
+ * starts with our Part 10 header, followed by the P-DATA-TF fragments exactly as they arrive.
+ *
+ * A disk error does not error the stream (dcmjs-dimse does not listen for stream errors, and the
+ * association must go on): it is recorded in `failure`, further bytes are dropped, and the C-STORE
+ * is answered Out of Resources once the dataset has been received.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
+import { Writable } from "node:stream";
+
+export interface StagingWriterOptions {
+  /** Where to write (the sink's `stagingPath()`); called once, when the stream is constructed. */
+  stagingPath: () => Promise<string>;
+  /** Preamble, "DICM" and file meta group, written before the first dataset byte. */
+  header: Uint8Array;
+  /** Bytes buffered in memory before `write()` asks for a drain (default 4 MiB). */
+  highWaterMark?: number;
+}
+
+export class StagingWriter extends Writable {
+  /** The file being written; undefined until construction got a path. */
+  path: string | undefined;
+  /** Dataset bytes received (header excluded). */
+  datasetBytes = 0;
+  /** The first error met while staging; the file is then incomplete and must be discarded. */
+  failure: Error | undefined;
+  private handle: FileHandle | undefined;
+  private readonly options: StagingWriterOptions;
+
+  constructor(options: StagingWriterOptions) {
+    super({ highWaterMark: options.highWaterMark ?? 4 * 1024 * 1024, decodeStrings: true });
+    this.options = options;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    this.openStaging().then(
+      () => callback(),
+      (error: unknown) => {
+        this.failure = asError(error);
+        callback();
+      },
+    );
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    const buffers = chunks.map(({ chunk }) => chunk);
+    for (const buffer of buffers) this.datasetBytes += buffer.length;
+    const handle = this.handle;
+    if (!handle || this.failure) {
+      callback();
+      return;
+    }
+    writeAll(handle, buffers).then(
+      () => callback(),
+      (error: unknown) => {
+        this.failure = asError(error);
+        callback();
+      },
+    );
+  }
+
+  /** Flush to disk and close: the file is complete and fsynced when 'finish' is emitted. */
+  override _final(callback: (error?: Error | null) => void): void {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (!handle) {
+      callback();
+      return;
+    }
+    const sync = this.failure ? Promise.resolve() : handle.sync();
+    sync
+      .catch((error: unknown) => {
+        this.failure = asError(error);
+      })
+      .finally(() => handle.close())
+      .then(
+        () => callback(),
+        () => callback(),
+      );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (!handle) {
+      callback(error);
+      return;
+    }
+    handle.close().then(
+      () => callback(error),
+      () => callback(error),
+    );
+  }
+
+  /** Give up on this instance: stop writing and remove the staging file. Never throws. */
+  async discard(): Promise<void> {
+    if (!this.destroyed && !this.writableFinished) {
+      const closed = new Promise<void>((resolve) => this.once("close", () => resolve()));
+      this.destroy();
+      await closed;
+    }
+    if (this.path) await rm(this.path, { force: true }).catch(() => undefined);
+  }
+
+  private async openStaging(): Promise<void> {
+    this.path = await this.options.stagingPath();
+    // "wx": the sink hands out fresh paths; never write over a file someone else owns.
+    this.handle = await open(this.path, "wx", 0o640);
+    await writeAll(this.handle, [this.options.header]);
+  }
+}
+
+async function writeAll(handle: FileHandle, buffers: Uint8Array[]): Promise<void> {
+  let pending = buffers;
+  while (pending.length > 0) {
+    const { bytesWritten } = await handle.writev(pending);
+    pending = skipBytes(pending, bytesWritten);
+  }
+}
+
+/** The buffers that remain after a short writev wrote `count` bytes. */
+function skipBytes(buffers: Uint8Array[], count: number): Uint8Array[] {
+  let left = count;
+  const rest: Uint8Array[] = [];
+  for (const buffer of buffers) {
+    if (left >= buffer.length) {
+      left -= buffer.length;
+    } else {
+      rest.push(left > 0 ? buffer.subarray(left) : buffer);
+      left = 0;
+    }
+  }
+  return rest;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
