@@ -42,6 +42,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   });
 
   const server: Server = createServer((socket) => {
+    // Small acks must not wait for Nagle's algorithm to coalesce them with data that never comes.
+    socket.setNoDelay(true);
     broker.handle(
       new SizeGuardedConnection(socket, MAX_PUBLISH_BYTES, (problem) => {
         log.warn(

@@ -82,14 +82,18 @@ export class Receiver implements DownlinkPublisher {
       );
     });
     client.on("offline", () => this.#log.warn({}, "mqtt receiver offline"));
-    const subscribed = new Promise<void>((resolve) => {
+    const ready = new Promise<void>((resolve, reject) => {
       client.on("connect", (connack) => {
         this.#subscribe(connack.sessionPresent).then(resolve, (error: unknown) => {
           this.#log.error({ reason: (error as Error).message }, "mqtt receiver cannot subscribe");
+          reject(error);
         });
       });
+      // Only the first outcome counts; later errors are logged above and retried by mqtt.js.
+      client.once("error", reject);
     });
-    if (waitForConnection) await subscribed;
+    if (waitForConnection) await ready;
+    else ready.catch(() => undefined);
   }
 
   publish(site: SiteAddress, kind: DownKind, message: JsonMessage): boolean {
@@ -116,10 +120,8 @@ export class Receiver implements DownlinkPublisher {
     const client = this.#client!;
     const filter = upWildcard(this.#options.countyId);
     if (!sessionPresent) {
-      const granted = await client.subscribeAsync(filter, { qos: 1 });
-      if (granted.some((g) => g.qos === 128)) {
-        throw new Error("the broker refused the subscription");
-      }
+      // Rejects when the broker refuses the filter (SUBACK 0x80, MQTT 3.1.1 §3.9.3), e.g. by its ACL.
+      await client.subscribeAsync(filter, { qos: 1 });
     }
     this.#log.info({ sessionPresent }, "mqtt receiver connected");
     this.#options.onConnected?.();

@@ -1,0 +1,233 @@
+/**
+ * Test support (not a test file): a box as the reading centre sees it, a real mqtt.js client that
+ * speaks the transfer protocol with the protocol module's own encoders.
+ */
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import mqtt, { type MqttClient } from "mqtt";
+import {
+  type CommitAckMessage,
+  downWildcard,
+  encodeChunk,
+  encodeJsonMessage,
+  type InstanceDescriptor,
+  type JsonMessage,
+  type ManifestMessage,
+  parseTopic,
+  type ReportMessage,
+  type StudyDescriptor,
+  type UpKind,
+  upTopic,
+} from "../../uploader/protocol/index.ts";
+
+export interface TestInstance {
+  descriptor: InstanceDescriptor;
+  bytes: Buffer;
+}
+
+export interface TestStudy {
+  study: StudyDescriptor;
+  instances: TestInstance[];
+}
+
+let uidCounter = 0;
+function uid(): string {
+  return `1.2.826.0.1.3680043.10.${process.pid}.${Date.now() % 1e9}.${++uidCounter}`;
+}
+
+export function makeInstance(size: number, sopInstanceUid = uid()): TestInstance {
+  const bytes = randomBytes(size);
+  return {
+    bytes,
+    descriptor: {
+      sopInstanceUid,
+      sopClassUid: "1.2.840.10008.5.1.4.1.1.6.1",
+      transferSyntaxUid: "1.2.840.10008.1.2.1",
+      seriesInstanceUid: "1.2.3.4.5",
+      size,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+    },
+  };
+}
+
+export function makeStudy(
+  options: {
+    studyInstanceUid?: string;
+    patientId?: string;
+    sizes?: number[];
+    priority?: StudyDescriptor["priority"];
+  } = {},
+): TestStudy {
+  return {
+    study: {
+      studyInstanceUid: options.studyInstanceUid ?? uid(),
+      priority: options.priority ?? "routine",
+      modalities: ["US"],
+      patient: {
+        id: options.patientId ?? "10023",
+        name: "TEST^PATIENT",
+        sex: "F",
+        birthDate: "19800101",
+        age: "045Y",
+      },
+      studyDate: "20261125",
+      studyTime: "101500",
+      studyDescription: "test study",
+      accessionNumber: "A1",
+      receivedAt: new Date().toISOString(),
+    },
+    instances: (options.sizes ?? [5000, 12000, 3000]).map((size) => makeInstance(size)),
+  };
+}
+
+export function manifestOf(study: TestStudy, transferId: string, chunkSize: number): ManifestMessage {
+  return {
+    v: 1,
+    type: "manifest",
+    sentAt: new Date().toISOString(),
+    transferId,
+    study: study.study,
+    instances: study.instances.map((i) => i.descriptor),
+    chunkSize,
+  };
+}
+
+export interface Received {
+  kind: string;
+  message: JsonMessage;
+}
+
+export class FakeBox {
+  readonly siteId: string;
+  readonly countyId: string;
+  readonly client: MqttClient;
+  readonly received: Received[] = [];
+
+  private constructor(client: MqttClient, siteId: string, countyId: string) {
+    this.client = client;
+    this.siteId = siteId;
+    this.countyId = countyId;
+    client.on("message", (topic, payload) => {
+      const parsed = parseTopic(topic);
+      if (parsed?.direction === "down") {
+        this.received.push({ kind: parsed.kind, message: JSON.parse(payload.toString()) as JsonMessage });
+      }
+    });
+  }
+
+  static async connect(mqttPort: number, siteId: string, countyId = "county"): Promise<FakeBox> {
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+      protocolVersion: 4,
+      clean: true,
+      clientId: `box-${siteId}-${randomUUID().slice(0, 8)}`,
+      reconnectPeriod: 0,
+    });
+    await client.subscribeAsync(downWildcard({ countyId, siteId }), { qos: 1 });
+    return new FakeBox(client, siteId, countyId);
+  }
+
+  async publish(kind: UpKind, payload: Buffer | string, options: { retain?: boolean } = {}): Promise<void> {
+    await this.client.publishAsync(upTopic({ countyId: this.countyId, siteId: this.siteId }, kind), payload, {
+      qos: 1,
+      retain: options.retain ?? false,
+    });
+  }
+
+  /** Wait for a down message (not counting those already consumed by earlier waits when `after` is given). */
+  async waitFor<T extends JsonMessage>(
+    kind: string,
+    predicate: (message: T) => boolean = () => true,
+    options: { timeoutMs?: number; after?: number } = {},
+  ): Promise<T> {
+    const deadline = Date.now() + (options.timeoutMs ?? 3000);
+    for (;;) {
+      const found = this.received
+        .slice(options.after ?? 0)
+        .find((r) => r.kind === kind && predicate(r.message as T));
+      if (found) return found.message as T;
+      if (Date.now() > deadline) throw new Error(`box ${this.siteId}: no ${kind} message arrived`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  count(kind: string, predicate: (message: JsonMessage) => boolean = () => true): number {
+    return this.received.filter((r) => r.kind === kind && predicate(r.message)).length;
+  }
+
+  async sendManifest(study: TestStudy, transferId: string, chunkSize = 4096): Promise<void> {
+    await this.publish("manifest", encodeJsonMessage(manifestOf(study, transferId, chunkSize)));
+  }
+
+  async sendChunks(
+    study: TestStudy,
+    transferId: string,
+    options: { chunkSize?: number; corrupt?: string; only?: (sop: string, offset: number) => boolean } = {},
+  ): Promise<void> {
+    const chunkSize = options.chunkSize ?? 4096;
+    for (const instance of study.instances) {
+      const sop = instance.descriptor.sopInstanceUid;
+      for (let offset = 0; offset < instance.bytes.length; offset += chunkSize) {
+        if (options.only && !options.only(sop, offset)) continue;
+        const data = Buffer.from(instance.bytes.subarray(offset, offset + chunkSize));
+        if (options.corrupt === sop && offset === 0) data[0] = data[0]! ^ 0xff;
+        await this.publish("chunk", encodeChunk({ transferId, sopInstanceUid: sop, offset }, data));
+      }
+    }
+  }
+
+  async sendCommit(study: TestStudy, transferId: string): Promise<CommitAckMessage> {
+    await this.publish(
+      "commit",
+      encodeJsonMessage({
+        v: 1,
+        type: "commit",
+        sentAt: new Date().toISOString(),
+        transferId,
+        studyInstanceUid: study.study.studyInstanceUid,
+        instanceCount: study.instances.length,
+      }),
+    );
+    return this.waitFor<CommitAckMessage>("commit-ack", (m) => m.transferId === transferId);
+  }
+
+  /** Manifest, every chunk, commit: one whole upload attempt; resolves with the commit-ack. */
+  async sendStudy(
+    study: TestStudy,
+    options: { corrupt?: string; chunkSize?: number } = {},
+  ): Promise<CommitAckMessage> {
+    const transferId = `t-${randomUUID()}`;
+    const chunkSize = options.chunkSize ?? 4096;
+    await this.sendManifest(study, transferId, chunkSize);
+    await this.sendChunks(study, transferId, {
+      chunkSize,
+      ...(options.corrupt ? { corrupt: options.corrupt } : {}),
+    });
+    return this.sendCommit(study, transferId);
+  }
+
+  async ackReport(report: ReportMessage, status: "ok" | "error" = "ok"): Promise<void> {
+    await this.publish(
+      "report-ack",
+      encodeJsonMessage({
+        v: 1,
+        type: "report-ack",
+        sentAt: new Date().toISOString(),
+        reportId: report.reportId,
+        studyInstanceUid: report.studyInstanceUid,
+        status,
+        ...(status === "error" ? { error: { code: "DISK_FULL", message: "no space" } } : {}),
+      }),
+    );
+  }
+
+  async sendStatus(online: boolean, queueDepth = 0): Promise<void> {
+    await this.publish(
+      "status",
+      encodeJsonMessage({ v: 1, type: "status", sentAt: new Date().toISOString(), online, queueDepth }),
+      { retain: true },
+    );
+  }
+
+  async end(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}

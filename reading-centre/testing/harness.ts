@@ -1,0 +1,130 @@
+/**
+ * Test support (not a test file): a reading centre started in-process on ephemeral ports with a
+ * fresh data directory, a log capture, and a small HTTP client for its API.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { createLogger, type Logger } from "../../common/logger.ts";
+import { createReadingCentre, type ReadingCentre } from "../app.ts";
+import { loadReadingCentreConfig } from "../config.ts";
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export class LogCapture {
+  readonly lines: LogLine[] = [];
+  readonly log: Logger;
+
+  constructor() {
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        for (const line of chunk.toString("utf8").split("\n")) {
+          if (line.trim()) this.lines.push(JSON.parse(line) as LogLine);
+        }
+        callback();
+      },
+    });
+    this.log = createLogger({ name: "test", level: "debug", destination: sink });
+  }
+
+  find(msg: string, fields: Record<string, unknown> = {}): LogLine[] {
+    return this.lines.filter((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v));
+  }
+}
+
+export async function makeDataDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "dxgate-rc-test-"));
+}
+
+export interface RunningRc {
+  app: ReadingCentre;
+  dataDir: string;
+  httpPort: number;
+  mqttPort: number;
+  logs: LogCapture;
+  api(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<ApiResponse>;
+  login(username?: string, password?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  json: unknown;
+  bytes: Buffer;
+}
+
+export async function startRc(
+  options: { dataDir?: string; overrides?: Record<string, unknown> } = {},
+): Promise<RunningRc> {
+  const dataDir = options.dataDir ?? (await makeDataDir());
+  const config = loadReadingCentreConfig({
+    env: {},
+    overrides: {
+      dataDir,
+      "http.port": 0,
+      "mqtt.port": 0,
+      demo: true,
+      reportRetryMs: 200,
+      ...options.overrides,
+    },
+  });
+  const logs = new LogCapture();
+  const app = createReadingCentre(config, { log: logs.log });
+  const { httpPort, mqttPort } = await app.start();
+
+  async function api(method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
+    const headers: Record<string, string> = {};
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    const response = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+      method,
+      headers,
+      ...(opts.body === undefined
+        ? {}
+        : { body: typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body) }),
+    });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    const isJson = response.headers.get("content-type")?.startsWith("application/json") ?? false;
+    return {
+      status: response.status,
+      headers: response.headers,
+      bytes,
+      json: isJson ? JSON.parse(bytes.toString()) : null,
+    };
+  }
+
+  return {
+    app,
+    dataDir,
+    httpPort,
+    mqttPort,
+    logs,
+    api,
+    async login(username = "demo", password = "demo") {
+      const response = await api("POST", "/api/login", { body: { username, password } });
+      if (response.status !== 200) throw new Error(`login failed: ${response.status}`);
+      return (response.json as { token: string }).token;
+    },
+    stop: () => app.stop(),
+  };
+}
+
+/** Stop the reading centre and remove its data directory. */
+export async function disposeRc(rc: RunningRc): Promise<void> {
+  await rc.stop();
+  await rm(rc.dataDir, { recursive: true, force: true });
+}
+
+export async function waitUntil(check: () => boolean, timeoutMs = 3000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
