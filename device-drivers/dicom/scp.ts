@@ -245,6 +245,10 @@ export class DxgateScp extends dimse.Scp {
     if (!writer || this.#socketPaused || !writer.writableNeedDrain) return;
     this.#socketPaused = true;
     this.#socket.pause();
+    this.#context.log.debug(
+      { event: "backpressure", remoteAddress: this.#remoteAddress, bufferedBytes: writer.writableLength },
+      "network paused until the staging file catches up",
+    );
     const resume = () => {
       writer.off("drain", resume).off("finish", resume).off("close", resume);
       this.#socketPaused = false;

@@ -7,7 +7,9 @@ import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { fsyncFile, renameDurable } from "../../common/durable-file.ts";
+import { createLogger, type Logger } from "../../common/logger.ts";
 import type { InstanceSink, ReceivedInstance, StoreResult } from "../types.ts";
 import { datasetOffset } from "./part10.ts";
 
@@ -20,8 +22,8 @@ export interface TestSink extends InstanceSink {
 }
 
 /**
- * A sink storing `<dir>/store/<sopInstanceUid>.dcm` durably; `decide` may refuse or throw instead
- * (it runs before anything is moved, like a sink that is full).
+ * A sink storing `<dir>/store/<sopInstanceUid>.dcm` durably; `decide` may refuse, report a
+ * duplicate or throw instead (it runs before anything is moved, like a sink that is full).
  */
 export async function makeTestSink(
   decide?: (instance: ReceivedInstance) => StoreResult | Promise<StoreResult>,
@@ -39,8 +41,10 @@ export async function makeTestSink(
     },
     async store(instance) {
       const verdict = decide ? await decide(instance) : { status: "stored" as const };
-      if (verdict.status !== "stored") return verdict;
       if (instance.part10.kind !== "file") throw new Error("test sink expects a staged file");
+      // The sink owns the staged file: an instance it already holds is simply dropped.
+      if (verdict.status === "duplicate") await rm(instance.part10.path, { force: true });
+      if (verdict.status !== "stored") return verdict;
       const target = join(dir, "store", `${instance.attributes.sopInstanceUid}.dcm`);
       await fsyncFile(instance.part10.path);
       await renameDurable(instance.part10.path, target);
@@ -81,4 +85,27 @@ export function runTool(command: string, args: string[]): Promise<ToolResult> {
 export async function datasetBytesOf(path: string): Promise<Buffer> {
   const bytes = await readFile(path);
   return bytes.subarray(datasetOffset(bytes));
+}
+
+/** A debug-level logger whose lines (parsed JSON) a test can read back. */
+export function captureLogger(): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new PassThrough();
+  let pending = "";
+  destination.on("data", (chunk: Buffer) => {
+    pending += chunk.toString();
+    const complete = pending.split("\n");
+    pending = complete.pop() ?? "";
+    for (const line of complete) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  return { log: createLogger({ name: "test", level: "debug", destination }), lines };
+}
+
+/** Resolve once `predicate` holds, polling every 10 ms; reject after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
