@@ -54,11 +54,22 @@ export class FakeReadingCentre {
   readonly #emitter = new EventEmitter();
   readonly #staging = new Map<string, Staging>();
   #commits = 0;
+  #subscriptions = 0;
 
-  private constructor(client: MqttClient) {
+  private constructor(client: MqttClient, countyId: string) {
     this.#client = client;
     client.on("message", (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
     client.on("error", () => {});
+    // Subscribe on every connect ourselves: mqtt.js's own resubscribe is not awaited, and its
+    // subscribe() skips topics it believes are already subscribed (even on a new broker).
+    client.on("connect", () => {
+      client.subscribeAsync(upWildcard(countyId), { qos: 1 }).then(
+        () => {
+          this.#subscriptions += 1;
+        },
+        () => {},
+      );
+    });
   }
 
   static async start(brokerUrl: string, countyId: string): Promise<FakeReadingCentre> {
@@ -67,10 +78,26 @@ export class FakeReadingCentre {
       clientId: `test-reading-centre-${randomUUID()}`,
       clean: true,
       reconnectPeriod: 50,
+      resubscribe: false,
     });
-    const peer = new FakeReadingCentre(client);
-    await client.subscribeAsync(upWildcard(countyId), { qos: 1 });
+    const peer = new FakeReadingCentre(client, countyId);
+    await peer.subscribed(1);
     return peer;
+  }
+
+  /** How many times the peer has (re)subscribed: once per connection to a broker. */
+  get subscriptions(): number {
+    return this.#subscriptions;
+  }
+
+  /** Wait until the peer has subscribed `count` times in all (e.g. again after a broker restart). */
+  async subscribed(count: number, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#subscriptions < count) {
+      if (Date.now() > deadline)
+        throw new Error(`peer subscribed ${this.#subscriptions} times, not ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   of<K extends PeerEvent["kind"]>(kind: K): Extract<PeerEvent, { kind: K }>[] {

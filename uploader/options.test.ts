@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { silentLogger } from "../common/logger.ts";
+import { createUploader, type UploaderOptions } from "./index.ts";
+import { resolveOptions } from "./options.ts";
+import { MemoryInbox, MemoryQueue } from "./test-support/memory-ports.ts";
+
+const base: UploaderOptions = {
+  brokerUrl: "mqtt://127.0.0.1:1883",
+  site: { countyId: "c1", siteId: "s1" },
+  queue: new MemoryQueue(),
+  inbox: new MemoryInbox(),
+  log: silentLogger(),
+};
+
+test("defaults", () => {
+  const resolved = resolveOptions(base);
+  assert.equal(resolved.chunkSize, 256 * 1024);
+  assert.equal(resolved.window, 8);
+  assert.equal(resolved.ackTimeoutMs, 60_000);
+  assert.deepEqual(resolved.reconnect, { baseMs: 1000, maxMs: 60_000 });
+  assert.deepEqual(resolved.retry, { baseMs: 2000, maxMs: 300_000 });
+  assert.equal(resolved.statusIntervalMs, 60_000);
+  assert.equal(resolved.pollIntervalMs, 5000);
+});
+
+test("bad configuration fails in createUploader, by name", () => {
+  assert.throws(() => createUploader({ ...base, chunkSize: 2 * 1024 * 1024 }), /chunkSize/);
+  assert.throws(() => createUploader({ ...base, chunkSize: 100 }), /chunkSize/);
+  assert.throws(() => createUploader({ ...base, window: 0 }), /window/);
+  assert.throws(() => createUploader({ ...base, brokerUrl: "http://x" }), /brokerUrl/);
+  assert.throws(() => createUploader({ ...base, site: { countyId: "c/1", siteId: "s1" } }), /countyId/);
+  assert.throws(() => createUploader({ ...base, retry: { baseMs: 10, maxMs: 1 } }), /retry/);
+});
+
+test("stop() before start() is a no-op", async () => {
+  const uploader = createUploader(base);
+  await uploader.stop();
+  assert.equal(uploader.isConnected(), false);
+});
