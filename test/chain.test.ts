@@ -75,7 +75,11 @@ async function startReadingCentre(dataDir: string): Promise<RunningProcess> {
   );
 }
 
-async function startGateway(dataDir: string, mqttPort: number, quietPeriodMs: number): Promise<RunningProcess> {
+async function startGateway(
+  dataDir: string,
+  mqttPort: number,
+  quietPeriodMs: number,
+): Promise<RunningProcess> {
   return startProcess(
     "gateway/main.ts",
     {
@@ -94,7 +98,9 @@ async function startGateway(dataDir: string, mqttPort: number, quietPeriodMs: nu
 }
 
 async function storescu(port: number, files: string[]): Promise<void> {
-  await run("storescu", ["-aec", "DXGATE", "-aet", "TESTUS", "127.0.0.1", String(port), ...files], { timeout: 30_000 });
+  await run("storescu", ["-aec", "DXGATE", "-aet", "TESTUS", "127.0.0.1", String(port), ...files], {
+    timeout: 30_000,
+  });
 }
 
 describe("the chain end to end", () => {
@@ -118,7 +124,17 @@ describe("the chain end to end", () => {
   });
 
   test("a study sent with storescu reaches the worklist byte-identical, and its report comes back", async () => {
-    const study = await writeStudy(join(work, "in"), { instances: 3, patientName: PATIENT_NAME, patientId: "10023" });
+    const study = await writeStudy(join(work, "in"), {
+      instances: 3,
+      patientName: PATIENT_NAME,
+      patientId: "10023",
+    });
+    // storescu re-encodes what it sends (sequences with explicit lengths), so the reference for
+    // "byte-identical" is the file as DCMTK itself writes it: normalise each fixture with dcmconv.
+    for (const file of study.files) {
+      await run("dcmconv", [file.path, file.path], { timeout: 10_000 });
+      file.bytes = await readFile(file.path);
+    }
     await storescu(
       gateway.port("dicom"),
       study.files.map((f) => f.path),
@@ -136,10 +152,13 @@ describe("the chain end to end", () => {
     assert.equal(entry.modality, "US");
     assert.ok(entry.priority && entry.state && entry.receivedAt);
 
-    const detail = await county.json<{ instances: Array<{ sopInstanceUid: string; sopClassUid: string; size: number }> }>(
-      `/api/studies/${study.studyInstanceUid}`,
+    const detail = await county.json<{
+      instances: Array<{ sopInstanceUid: string; sopClassUid: string; size: number }>;
+    }>(`/api/studies/${study.studyInstanceUid}`);
+    assert.deepEqual(
+      detail.instances.map((i) => i.sopInstanceUid).sort(),
+      study.files.map((f) => f.sopInstanceUid).sort(),
     );
-    assert.deepEqual(detail.instances.map((i) => i.sopInstanceUid).sort(), study.files.map((f) => f.sopInstanceUid).sort());
 
     for (const file of study.files) {
       const res = await county.get(`/api/instances/${file.sopInstanceUid}`);
@@ -152,7 +171,10 @@ describe("the chain end to end", () => {
         join(work, "gw", "spool", "studies", study.studyInstanceUid, `${file.sopInstanceUid}.dcm`),
       );
       assert.ok(fetched.equals(spooled), "the county's file must be byte-identical to the box's");
-      assert.equal(detail.instances.find((i) => i.sopInstanceUid === file.sopInstanceUid)?.size, spooled.length);
+      assert.equal(
+        detail.instances.find((i) => i.sopInstanceUid === file.sopInstanceUid)?.size,
+        spooled.length,
+      );
     }
 
     const posted = await county.post(`/api/studies/${study.studyInstanceUid}/report`, {
@@ -217,16 +239,23 @@ describe("crash after C-STORE success, before upload", () => {
     const second = await startGateway(join(work, "gw"), rc.port("mqtt"), 200);
     t.after(() => second.stop());
     const entry = await eventually(
-      async () => (await county.json<WorklistEntry[]>("/api/worklist")).find((s) => s.studyInstanceUid === study.studyInstanceUid),
+      async () =>
+        (await county.json<WorklistEntry[]>("/api/worklist")).find(
+          (s) => s.studyInstanceUid === study.studyInstanceUid,
+        ),
       20_000,
       "the study after restart",
     );
-    const detail = await county.json<{ instances: Array<{ sopInstanceUid: string }> }>(`/api/studies/${entry.studyInstanceUid}`);
+    const detail = await county.json<{ instances: Array<{ sopInstanceUid: string }> }>(
+      `/api/studies/${entry.studyInstanceUid}`,
+    );
     assert.equal(detail.instances.length, 4);
     // Give a duplicate upload the chance to show up, then check there is still exactly one.
     await eventually(
       async () => {
-        const res = await fetch(`http://127.0.0.1:${second.port("http")}/api/studies/${study.studyInstanceUid}`);
+        const res = await fetch(
+          `http://127.0.0.1:${second.port("http")}/api/studies/${study.studyInstanceUid}`,
+        );
         const s = (await res.json()) as { state: string };
         return s.state === "delivered" ? s : undefined;
       },
@@ -235,7 +264,12 @@ describe("crash after C-STORE success, before upload", () => {
     );
     const list = await county.json<WorklistEntry[]>("/api/worklist");
     assert.equal(list.filter((s) => s.studyInstanceUid === study.studyInstanceUid).length, 1);
-    const again = await county.json<{ instances: Array<{ sopInstanceUid: string }> }>(`/api/studies/${study.studyInstanceUid}`);
-    assert.deepEqual(again.instances.map((i) => i.sopInstanceUid).sort(), study.files.map((f) => f.sopInstanceUid).sort());
+    const again = await county.json<{ instances: Array<{ sopInstanceUid: string }> }>(
+      `/api/studies/${study.studyInstanceUid}`,
+    );
+    assert.deepEqual(
+      again.instances.map((i) => i.sopInstanceUid).sort(),
+      study.files.map((f) => f.sopInstanceUid).sort(),
+    );
   });
 });
