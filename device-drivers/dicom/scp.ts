@@ -13,6 +13,7 @@ import type { InstanceSink, InstanceSource } from "../types.ts";
 import { decideContexts, isCalledAeTitleOurs } from "./association-policy.ts";
 import { ASSOCIATE_REJECT, CONTEXT_RESULT, STATUS } from "./constants.ts";
 import { buildPart10Header } from "./part10.ts";
+import { PduGuard } from "./pdu-guard.ts";
 import { StagingWriter } from "./staging-writer.ts";
 import { storeInstance } from "./store-instance.ts";
 
@@ -53,9 +54,18 @@ export class DxgateScp extends dimse.Scp {
     this.#context = context;
     this.#socket = socket;
     this.#remoteAddress = socket.remoteAddress ?? "";
-    // dcmjs-dimse writes every PDV synchronously from its 'data' listener, registered before ours:
-    // when ours runs, the staging writer's buffer tells whether the disk is keeping up.
-    socket.on("data", () => this.#applyBackpressure());
+    const guard = new PduGuard(dimse.Implementation.getMaxPduLength());
+    socket.on("data", (chunk: Buffer) => {
+      const violation = guard.accept(chunk);
+      if (violation) {
+        context.log.warn({ event: "protocol-violation", remoteAddress: this.#remoteAddress, violation });
+        socket.destroy();
+        return;
+      }
+      // dcmjs-dimse writes every PDV synchronously from its 'data' listener, registered before
+      // ours: now the staging writer's buffer tells whether the disk is keeping up.
+      this.#applyBackpressure();
+    });
     socket.on("close", () => this.#closed());
     this.#associationTimer = setTimeout(() => {
       context.log.warn(
