@@ -34,6 +34,7 @@ test("the environment table sets its keys over the file", async () => {
       DXGATE_RC_BROKER_URL: "mqtts://broker.example:8883",
       DXGATE_RC_COUNTY_ID: "lankao",
       DXGATE_RC_DEMO: "true",
+      DXGATE_RC_REPORT_RETRY_MS: "750",
       DXGATE_LOG_LEVEL: "debug",
     },
   });
@@ -42,7 +43,7 @@ test("the environment table sets its keys over the file", async () => {
   assert.deepEqual(config.mqtt, { host: "::", port: 1884, brokerUrl: "mqtts://broker.example:8883" });
   assert.equal(config.countyId, "lankao");
   assert.equal(config.demo, true);
-  assert.equal(config.reportRetryMs, 500);
+  assert.equal(config.reportRetryMs, 750);
   assert.equal(config.log.level, "debug");
 });
 

@@ -84,6 +84,7 @@ export const READING_CENTRE_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_RC_BROKER_URL", key: "mqtt.brokerUrl", type: "string" },
   { env: "DXGATE_RC_COUNTY_ID", key: "countyId", type: "string" },
   { env: "DXGATE_RC_DEMO", key: "demo", type: "boolean" },
+  { env: "DXGATE_RC_REPORT_RETRY_MS", key: "reportRetryMs", type: "integer" },
   { env: "DXGATE_LOG_LEVEL", key: "log.level", type: "string" },
 ];
 

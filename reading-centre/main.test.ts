@@ -30,18 +30,20 @@ function run(args: string[], env: Record<string, string>) {
   return { child, exit, lines, stderr: () => stderr };
 }
 
-test("main logs one listening line per service with the bound port, and stops on SIGTERM", async () => {
+test("add-user creates an account; main then logs one listening line per service and stops on SIGTERM", async () => {
   const dir = await makeDataDir();
   try {
-    const proc = run([], {
-      DXGATE_RC_DATA_DIR: dir,
-      DXGATE_RC_HTTP_PORT: "0",
-      DXGATE_RC_MQTT_PORT: "0",
-      DXGATE_RC_DEMO: "1",
-    });
+    const env = { DXGATE_RC_DATA_DIR: dir, DXGATE_RC_HTTP_PORT: "0", DXGATE_RC_MQTT_PORT: "0" };
+    const added = run(["add-user", "dr.wang"], { ...env, DXGATE_RC_NEW_PASSWORD: "a-long-password" });
+    assert.equal(await added.exit, 0);
+    assert.equal(added.lines().at(-1)?.outcome, "created");
+
+    // Not demo mode: it starts because the only account has a real password.
+    const proc = run([], env);
     const deadline = Date.now() + 10_000;
     while (proc.lines().filter((l) => l.msg === "listening").length < 2) {
-      if (Date.now() > deadline) throw new Error(`no listening lines: ${proc.stderr()}`);
+      if (Date.now() > deadline || proc.child.exitCode !== null)
+        throw new Error(`no listening lines: ${proc.stderr()}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const listening = proc.lines().filter((l) => l.msg === "listening");
@@ -51,8 +53,11 @@ test("main logs one listening line per service with the bound port, and stops on
       assert.ok(typeof line.port === "number" && line.port > 0);
     }
     const http = listening.find((l) => l.service === "http")!;
-    const health = await fetch(`http://127.0.0.1:${http.port as number}/api/health`);
-    assert.deepEqual(await health.json(), { status: "ok" });
+    const login = await fetch(`http://127.0.0.1:${http.port as number}/api/login`, {
+      method: "POST",
+      body: JSON.stringify({ username: "dr.wang", password: "a-long-password" }),
+    });
+    assert.equal(login.status, 200);
     proc.child.kill("SIGTERM");
     assert.equal(await proc.exit, 0);
   } finally {
@@ -60,25 +65,15 @@ test("main logs one listening line per service with the bound port, and stops on
   }
 });
 
-test("an invalid configuration exits non-zero naming the key", async () => {
-  const proc = run([], { DXGATE_RC_HTTP_PORT: "eighty" });
-  assert.equal(await proc.exit, 2);
-  assert.match(proc.stderr(), /http\.port \(from DXGATE_RC_HTTP_PORT\)/);
-  assert.equal(proc.lines().at(-1)?.code, "CONFIG_INVALID");
-});
-
-test("add-user creates a user from DXGATE_RC_NEW_PASSWORD and refuses a weak one", async () => {
-  const dir = await makeDataDir();
-  try {
-    const weak = run(["add-user", "dr.wang"], { DXGATE_RC_DATA_DIR: dir, DXGATE_RC_NEW_PASSWORD: "demo" });
-    assert.equal(await weak.exit, 2);
-    const ok = run(["add-user", "dr.wang"], {
-      DXGATE_RC_DATA_DIR: dir,
-      DXGATE_RC_NEW_PASSWORD: "a-long-password",
-    });
-    assert.equal(await ok.exit, 0);
-    assert.equal(ok.lines().at(-1)?.outcome, "created");
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+test("an invalid configuration exits 78 naming the key; a weak new password exits 64", async () => {
+  const bad = run([], { DXGATE_RC_HTTP_PORT: "eighty" });
+  const weak = run(["add-user", "dr.li"], {
+    DXGATE_RC_DATA_DIR: "/nonexistent",
+    DXGATE_RC_NEW_PASSWORD: "demo",
+  });
+  assert.equal(await bad.exit, 78);
+  assert.match(bad.stderr(), /http\.port \(from DXGATE_RC_HTTP_PORT\)/);
+  assert.equal(bad.lines().at(-1)?.code, "CONFIG_INVALID");
+  assert.equal(await weak.exit, 64);
+  assert.equal(weak.lines().at(-1)?.code, "USER_INVALID");
 });

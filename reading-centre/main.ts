@@ -1,10 +1,12 @@
 /**
- * The reading-centre process: `node reading-centre/main.ts [--config FILE]` runs the service;
- * `node reading-centre/main.ts [--config FILE] add-user USERNAME` creates or updates a diagnostician
- * account, the password taken from DXGATE_RC_NEW_PASSWORD (never from argv, which `ps` shows).
+ * The reading-centre process: `node reading-centre/main.ts [--config FILE]` runs the service (the
+ * file may also be named by DXGATE_RC_CONFIG); `node reading-centre/main.ts [--config FILE] add-user
+ * USERNAME` creates or updates a diagnostician account, the password taken from
+ * DXGATE_RC_NEW_PASSWORD (never from argv, which `ps` shows).
  *
- * Logs are JSON lines on stdout. Exit codes: 0 stopped cleanly, 1 failed while running or starting,
- * 2 bad usage or invalid configuration.
+ * Logs are JSON lines on stdout. Exit codes (sysexits(3), so systemd and scripts can tell "fix the
+ * config" from a crash): 0 stopped cleanly, 1 failed while starting or running, 64 bad usage,
+ * 78 invalid configuration or an account still using the demo password outside demo mode.
  */
 import { DxgateError } from "../common/errors.ts";
 import { createLogger, type Logger } from "../common/logger.ts";
@@ -16,6 +18,14 @@ import { rcError } from "./errors.ts";
 const USAGE = "usage: main.ts [--config FILE] [add-user USERNAME]";
 const LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
 const MIN_PASSWORD_LENGTH = 8;
+const EXIT_USAGE = 64;
+const EXIT_CONFIG = 78;
+const EXIT_CODES: Readonly<Record<string, number>> = {
+  USAGE: EXIT_USAGE,
+  USER_INVALID: EXIT_USAGE,
+  CONFIG_INVALID: EXIT_CONFIG,
+  DEFAULT_PASSWORD: EXIT_CONFIG,
+};
 
 interface Args {
   configFile: string | undefined;
@@ -82,6 +92,10 @@ async function serve(config: Readonly<ReadingCentreConfig>, log: Logger): Promis
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("uncaughtException", (error) => {
+    log.error({ err: error }, "uncaught exception; exiting so the supervisor restarts us");
+    process.exit(1);
+  });
   await app.start();
 }
 
@@ -96,7 +110,7 @@ async function main(): Promise<void> {
   let log = createLogger({ name: "dxgate-reading-centre", level: LEVELS.has(envLevel) ? envLevel : "info" });
   try {
     const args = parseArgs(process.argv.slice(2));
-    const config = loadReadingCentreConfig({ file: args.configFile });
+    const config = loadReadingCentreConfig({ file: args.configFile ?? process.env.DXGATE_RC_CONFIG });
     log = createLogger({ name: "dxgate-reading-centre", level: config.log.level });
     if (args.command.name === "add-user") {
       await addUser(config, args.command.username, log);
@@ -112,7 +126,7 @@ async function main(): Promise<void> {
     );
     // Config and usage errors are for a person at a terminal too, not only for the log collector.
     if (coded) process.stderr.write(`dxgate-reading-centre: ${error.message}\n`);
-    process.exitCode = code === "CONFIG_INVALID" || code === "USAGE" || code === "USER_INVALID" ? 2 : 1;
+    process.exitCode = EXIT_CODES[code] ?? 1;
   }
 }
 

@@ -80,7 +80,8 @@ export class UserStore {
   }
 
   async ensureDemoUser(): Promise<boolean> {
-    if ((await this.verify(DEMO_USER.username, DEMO_USER.password)) !== undefined) return false;
+    const exists = this.#db.data.users.some((u) => u.username === DEMO_USER.username);
+    if (exists && (await this.verify(DEMO_USER.username, DEMO_USER.password)) !== undefined) return false;
     await this.setPassword(DEMO_USER.username, DEMO_USER.password);
     return true;
   }

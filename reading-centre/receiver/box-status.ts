@@ -55,7 +55,10 @@ export class BoxRegistry {
     if (previous?.online !== status.online) {
       this.#log.info({ siteId, online: status.online, queueDepth: status.queueDepth }, "box status");
     }
-    if (status.online) for (const listener of this.#onlineListeners) listener(siteId);
+    // Only the transition matters (periodic "still online" statuses would multiply report copies);
+    // after a restart of the reading centre the first status it sees counts as one.
+    if (status.online && previous?.online !== true)
+      for (const listener of this.#onlineListeners) listener(siteId);
   }
 
   handler(): UpHandler {
