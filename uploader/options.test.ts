@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { silentLogger } from "../common/logger.ts";
 import { createUploader, type UploaderOptions } from "./index.ts";
 import { resolveOptions } from "./options.ts";
+import { unusedPort } from "./test-support/broker.ts";
 import { MemoryInbox, MemoryQueue } from "./test-support/memory-ports.ts";
 
 const base: UploaderOptions = {
@@ -37,4 +38,23 @@ test("stop() before start() is a no-op", async () => {
   const uploader = createUploader(base);
   await uploader.stop();
   assert.equal(uploader.isConnected(), false);
+});
+
+test("start() against an unreachable broker resolves at once, and stop() ends the retrying promptly", async () => {
+  const port = await unusedPort();
+  const uploader = createUploader({
+    ...base,
+    brokerUrl: `mqtt://127.0.0.1:${port}`,
+    reconnect: { baseMs: 10, maxMs: 50 },
+  });
+  try {
+    const started = Date.now();
+    await uploader.start();
+    assert.ok(Date.now() - started < 1000, "start() does not wait for the broker");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(uploader.isConnected(), false);
+  } finally {
+    await uploader.stop();
+  }
+  // No timer may survive stop(): node:test would then wait on this file's process.
 });
