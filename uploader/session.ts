@@ -225,6 +225,7 @@ export class Session extends EventEmitter<SessionEvents> implements Publisher {
     if (link.signal.aborted || this.#state !== "connecting") return;
     this.#state = "connected";
     this.#backoff.reset();
+    this.#lastError = undefined;
     this.#generation += 1;
     if (this.#linkLogged !== "up") {
       this.#linkLogged = "up";
