@@ -33,8 +33,6 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     quietPeriodMs: config.studies.quietPeriodMs,
     defaultPriority: config.studies.defaultPriority,
     ecgPriority: config.studies.ecgPriority,
-    retryBaseMs: config.upload.retryBaseMs,
-    retryMaxMs: config.upload.retryMaxMs,
   });
   const inbox = new FileReportInbox(config.dataDir, studies, log.child({ ns: "reports" }));
   const dicom = createDicomService({

@@ -22,7 +22,12 @@ interface Child {
   ports: Map<string, number>;
 }
 
-function start(name: string, script: string, env: Record<string, string>, services: string[]): Promise<Child> {
+function start(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  services: string[],
+): Promise<Child> {
   const log = createWriteStream(join(demoDir, `${name}.log`), { flags: "a" });
   const child = spawn(process.execPath, [join(root, script)], {
     cwd: root,
@@ -48,7 +53,9 @@ function start(name: string, script: string, env: Record<string, string>, servic
     };
     createInterface({ input: child.stdout! }).on("line", onLine);
     createInterface({ input: child.stderr! }).on("line", onLine);
-    child.once("exit", (code) => rejectStart(new Error(`${name} exited during start (code ${code}); see ${name}.log`)));
+    child.once("exit", (code) =>
+      rejectStart(new Error(`${name} exited during start (code ${code}); see ${name}.log`)),
+    );
   });
 }
 

@@ -38,8 +38,6 @@ export interface StudyRecord extends Stateful {
   deliveredSopInstanceUids: string[];
   uploadAttempts: number;
   lastError: string | null;
-  /** Not before this time will the next attempt start (after a failure), ISO 8601 or null. */
-  retryAt: string | null;
   report: StudyReport | null;
 }
 

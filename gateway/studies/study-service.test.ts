@@ -25,8 +25,6 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }, dir?: stri
     quietPeriodMs,
     defaultPriority: "routine",
     ecgPriority: "urgent",
-    retryBaseMs: 60_000,
-    retryMaxMs: 60_000,
   });
   t.after(async () => {
     await service.stop();
@@ -136,7 +134,7 @@ test("an instance whose UIDs cannot be stored is refused, not retried", async (t
   assert.equal(service.list().length, 0);
 });
 
-test("ECG studies go before routine studies; a failed study waits for its retry time", async (t) => {
+test("ECG studies go before routine studies; a study the sender is backing off is skipped", async (t) => {
   const { service } = await setup(t);
   await service.store(instance("1.2.3.10"));
   await service.store(instance("1.2.3.11", { modality: "ECG" }));
@@ -149,8 +147,8 @@ test("ECG studies go before routine studies; a failed study waits for its retry 
   const record = service.get("1.2.3.11")!;
   assert.equal(record.state, "queued");
   assert.equal(record.lastError, "no acknowledgement");
-  // The retry time is in the future (base 60 s), so the routine study goes next.
-  const second = await service.next();
+  // The sender excludes the study it is backing off, so the routine study goes next.
+  const second = await service.next(new Set(["1.2.3.11"]));
   assert.equal(second?.study.studyInstanceUid, "1.2.3.10");
 });
 

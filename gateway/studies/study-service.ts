@@ -26,8 +26,6 @@ export interface StudyServiceOptions {
   quietPeriodMs: number;
   defaultPriority: Priority;
   ecgPriority: Priority;
-  retryBaseMs: number;
-  retryMaxMs: number;
   now?: () => Date;
 }
 
@@ -185,11 +183,11 @@ export class StudyService implements InstanceSink, OutboundQueue {
 
   // ── OutboundQueue ──────────────────────────────────────────────────────────
 
-  async next(): Promise<OutboundStudy | undefined> {
-    const now = this.#now().getTime();
+  /** The next queued study by priority then queue time, skipping those the sender is backing off. */
+  async next(exclude?: ReadonlySet<string>): Promise<OutboundStudy | undefined> {
     const ready = this.#o.index
       .all()
-      .filter((r) => r.state === "queued" && (!r.retryAt || Date.parse(r.retryAt) <= now))
+      .filter((r) => r.state === "queued" && !exclude?.has(r.studyInstanceUid))
       .sort(
         (a, b) =>
           PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
@@ -231,7 +229,6 @@ export class StudyService implements InstanceSink, OutboundQueue {
       ...new Set([...record.deliveredSopInstanceUids, ...storedSopInstanceUids]),
     ];
     record.lastError = null;
-    record.retryAt = null;
     // If an instance arrived during the upload the study was re-opened and stays on its way again.
     if (record.state === "uploading") {
       transition(record, "delivered", this.#now());
@@ -244,15 +241,11 @@ export class StudyService implements InstanceSink, OutboundQueue {
   async failed(studyInstanceUid: string, reason: string): Promise<void> {
     const record = this.#o.index.get(studyInstanceUid);
     if (!record) return;
+    // The sender owns the retry back-off (jittered, per study); the index keeps the last reason
+    // for the technician page.
     record.lastError = reason;
-    const attempt = Math.max(1, record.uploadAttempts);
-    const ceiling = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(attempt - 1, 20));
-    // Full jitter: many boxes coming back after an outage must not retry in step.
-    record.retryAt = new Date(this.#now().getTime() + Math.random() * ceiling).toISOString();
     if (record.state === "uploading") transition(record, "queued", this.#now());
     await this.#o.index.save();
-    const delay = Date.parse(record.retryAt) - this.#now().getTime();
-    setTimeout(() => this.#notifyReady(), Math.max(0, delay) + 5).unref();
   }
 
   async depth(): Promise<number> {
@@ -290,7 +283,6 @@ export class StudyService implements InstanceSink, OutboundQueue {
       deliveredSopInstanceUids: [],
       uploadAttempts: 0,
       lastError: null,
-      retryAt: null,
       report: null,
     };
   }

@@ -71,11 +71,19 @@ export async function startProcess(
     if (seen) return Promise.resolve(seen);
     return new Promise<LogLine>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`timed out waiting for a log line from ${script}; output:\n${output.slice(-40).join("\n")}`));
+        reject(
+          new Error(
+            `timed out waiting for a log line from ${script}; output:\n${output.slice(-40).join("\n")}`,
+          ),
+        );
       }, waitMs);
       const early = () => {
         clearTimeout(timer);
-        reject(new Error(`${script} exited early (code ${child.exitCode}); output:\n${output.slice(-40).join("\n")}`));
+        reject(
+          new Error(
+            `${script} exited early (code ${child.exitCode}); output:\n${output.slice(-40).join("\n")}`,
+          ),
+        );
       };
       exited.then(early, early);
       waiters.push({
@@ -119,7 +127,11 @@ export async function startProcess(
 }
 
 /** Poll `probe` until it returns a value other than undefined, or fail after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
