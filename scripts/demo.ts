@@ -33,6 +33,9 @@ function start(
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // Own process group: Ctrl-C reaches only this script, which then stops the gateway before the
+    // reading centre (the gateway says goodbye to a broker that is still there).
+    detached: true,
   });
   const ports = new Map<string, number>();
   return new Promise((resolveStart, rejectStart) => {
@@ -75,6 +78,10 @@ async function stopAll(code: number): Promise<never> {
 }
 
 process.on("SIGINT", () => void stopAll(0));
+// Last resort if this script dies some other way: do not leave the stack running.
+process.on("exit", () => {
+  for (const child of children) if (child.process.exitCode === null) child.process.kill("SIGTERM");
+});
 process.on("SIGTERM", () => void stopAll(0));
 
 try {
