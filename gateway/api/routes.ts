@@ -3,9 +3,9 @@
  * field staff and scripts use it too.
  */
 
-import { DxgateError } from "../../common/errors.ts";
 import { Router } from "../../common/http-router.ts";
 import type { Logger } from "../../common/logger.ts";
+import { gatewayError } from "../errors.ts";
 import type { StudyRecord } from "../studies/study-index.ts";
 import type { StudyService } from "../studies/study-service.ts";
 
@@ -46,7 +46,7 @@ export function createApi(deps: ApiDeps): Router {
   router.add("GET", "/api/studies", () => deps.studies.list().map(summary));
   router.add("GET", "/api/studies/:uid", async ({ params }) => {
     const record = deps.studies.get(params.uid!);
-    if (!record) throw new DxgateError("STUDY_NOT_FOUND", "no such study at this box", 404);
+    if (!record) throw gatewayError("STUDY_NOT_FOUND", "no such study at this box");
     const instances = await deps.studies.instances(record.studyInstanceUid);
     return {
       ...summary(record),

@@ -7,19 +7,14 @@
 import { join } from "node:path";
 import { Low } from "lowdb";
 import { DurableJsonFile } from "../../common/durable-json-store.ts";
-import type { PatientDescriptor, Priority } from "../../uploader/protocol/index.ts";
+import type { PatientDescriptor, Priority, ReportMessage } from "../../uploader/protocol/index.ts";
 import type { Stateful } from "./study-states.ts";
 
-export interface StudyReport {
-  reportId: string;
-  findings: string;
-  impression: string;
-  critical: boolean;
-  reportedBy: string;
-  reportedAt: string;
-  /** When the box stored it. */
-  receivedAt: string;
-}
+/** A report as the box keeps it: the protocol's fields, plus when the box stored it. */
+export type StudyReport = Pick<
+  ReportMessage,
+  "reportId" | "findings" | "impression" | "critical" | "reportedBy" | "reportedAt"
+> & { receivedAt: string };
 
 export interface StudyRecord extends Stateful {
   studyInstanceUid: string;

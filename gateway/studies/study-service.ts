@@ -9,6 +9,7 @@ import type { Logger } from "../../common/logger.ts";
 import type { InstanceSink, ReceivedInstance, StoreResult } from "../../device-drivers/index.ts";
 import type { OutboundQueue, OutboundStudy } from "../../uploader/index.ts";
 import { PRIORITY_RANK, type Priority } from "../../uploader/protocol/index.ts";
+import type { GatewayErrorCode } from "../errors.ts";
 import {
   InvalidInstanceError,
   type PutOutcome,
@@ -60,7 +61,12 @@ export class StudyService implements InstanceSink, OutboundQueue {
       ({ outcome, size } = await this.#o.spool.put(instance, arrivedAt.toISOString()));
     } catch (error) {
       if (error instanceof InvalidInstanceError) {
-        return { status: "refused", code: "INSTANCE_INVALID", reason: error.message, retryable: false };
+        return {
+          status: "refused",
+          code: "INSTANCE_INVALID" satisfies GatewayErrorCode,
+          reason: error.message,
+          retryable: false,
+        };
       }
       const code = (error as NodeJS.ErrnoException).code ?? "";
       this.#o.log.error(
@@ -69,7 +75,9 @@ export class StudyService implements InstanceSink, OutboundQueue {
       );
       return {
         status: "refused",
-        code: RESOURCE_ERRORS.has(code) ? "SPOOL_OUT_OF_RESOURCES" : "SPOOL_WRITE_FAILED",
+        code: (RESOURCE_ERRORS.has(code)
+          ? "SPOOL_OUT_OF_RESOURCES"
+          : "SPOOL_WRITE_FAILED") satisfies GatewayErrorCode,
         reason: `spool write failed (${code || "unknown error"})`,
         retryable: true,
       };
@@ -216,7 +224,7 @@ export class StudyService implements InstanceSink, OutboundQueue {
 
   async uploading(studyInstanceUid: string): Promise<void> {
     const record = this.#o.index.get(studyInstanceUid);
-    if (!record || record.state !== "queued") return;
+    if (record?.state !== "queued") return;
     transition(record, "uploading", this.#now());
     record.uploadAttempts += 1;
     await this.#o.index.save();

@@ -1,0 +1,27 @@
+/**
+ * The gateway's error codes (the README's error table lists them for field staff). Each is stable and
+ * carries the HTTP status the API answers with; codes that reach a modality are mapped to a DIMSE
+ * status by the DICOM driver (retryable refusals become A700 Out of Resources).
+ */
+import { DxgateError } from "../common/errors.ts";
+
+export const GATEWAY_ERRORS = {
+  /** The instance lacks a valid Study or SOP Instance UID: the modality's export is at fault. */
+  INSTANCE_INVALID: 400,
+  /** The spool's disk is full or failing: free space; the modality may retry. */
+  SPOOL_OUT_OF_RESOURCES: 507,
+  /** The spool write failed for another reason: check the disk and the log. */
+  SPOOL_WRITE_FAILED: 500,
+  /** No such study at this box. */
+  STUDY_NOT_FOUND: 404,
+} as const;
+
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+export function gatewayError(
+  code: GatewayErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+): DxgateError {
+  return new DxgateError(code, message, GATEWAY_ERRORS[code], details);
+}
