@@ -133,6 +133,7 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_HTTP_PORT", key: "http.port", type: "integer" },
   { env: "DXGATE_BROKER_URL", key: "broker.url", type: "string" },
   { env: "DXGATE_QUIET_PERIOD_MS", key: "studies.quietPeriodMs", type: "integer" },
+  { env: "DXGATE_UPLOAD_CHUNK_SIZE", key: "upload.chunkSize", type: "integer" },
   { env: "DXGATE_UPLOAD_ACK_TIMEOUT_MS", key: "upload.ackTimeoutMs", type: "integer" },
   { env: "DXGATE_UPLOAD_RETRY_BASE_MS", key: "upload.retryBaseMs", type: "integer" },
   { env: "DXGATE_LOG_LEVEL", key: "log.level", type: "string" },

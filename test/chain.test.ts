@@ -1,107 +1,26 @@
 /**
  * The whole chain, as processes: reading centre (embedded broker) and gateway started as real child
  * processes, a study sent with DCMTK storescu, found in the county's worklist, fetched back, reported,
- * and the report seen at the box. Then the crash case: kill -9 after C-STORE success, before upload.
+ * and the report seen at the box. The crash cases are in crash.test.ts.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { writeStudy } from "./fixtures/make-dicom.ts";
 import { datasetOf } from "./support/dicom-bytes.ts";
-import { eventually, type RunningProcess, startProcess } from "./support/processes.ts";
+import { eventually, type RunningProcess } from "./support/processes.ts";
+import {
+  ReadingCentreClient,
+  run,
+  startGateway,
+  startReadingCentre,
+  storescu,
+  type WorklistEntry,
+} from "./support/stack.ts";
 
-const run = promisify(execFile);
 const PATIENT_NAME = "Chainfixture^Wenjing";
-
-interface WorklistEntry {
-  studyInstanceUid: string;
-  siteId: string;
-  modality: string;
-  priority: string;
-  state: string;
-  receivedAt: string;
-  instanceCount?: number;
-}
-
-class ReadingCentreClient {
-  #token = "";
-  readonly base: string;
-  constructor(port: number) {
-    this.base = `http://127.0.0.1:${port}`;
-  }
-  async login(username = "demo", password = "demo"): Promise<void> {
-    const res = await fetch(`${this.base}/api/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username, password }),
-    });
-    assert.equal(res.status, 200, "demo login must succeed");
-    this.#token = ((await res.json()) as { token: string }).token;
-  }
-  async get(path: string): Promise<Response> {
-    return fetch(`${this.base}${path}`, { headers: { authorization: `Bearer ${this.#token}` } });
-  }
-  async json<T>(path: string): Promise<T> {
-    const res = await this.get(path);
-    assert.equal(res.status, 200, `GET ${path}`);
-    return (await res.json()) as T;
-  }
-  async post(path: string, body: unknown): Promise<Response> {
-    return fetch(`${this.base}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${this.#token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-  }
-}
-
-async function startReadingCentre(dataDir: string): Promise<RunningProcess> {
-  return startProcess(
-    "reading-centre/main.ts",
-    {
-      DXGATE_RC_DATA_DIR: dataDir,
-      DXGATE_RC_HTTP_PORT: "0",
-      DXGATE_RC_MQTT_PORT: "0",
-      DXGATE_RC_HTTP_HOST: "127.0.0.1",
-      DXGATE_RC_MQTT_HOST: "127.0.0.1",
-      DXGATE_RC_DEMO: "1",
-      DXGATE_RC_REPORT_RETRY_MS: "1000",
-    },
-    ["http", "mqtt"],
-  );
-}
-
-async function startGateway(
-  dataDir: string,
-  mqttPort: number,
-  quietPeriodMs: number,
-): Promise<RunningProcess> {
-  return startProcess(
-    "gateway/main.ts",
-    {
-      DXGATE_SITE_ID: "site-chain",
-      DXGATE_DATA_DIR: dataDir,
-      DXGATE_DICOM_PORT: "0",
-      DXGATE_DICOM_HOST: "127.0.0.1",
-      DXGATE_HTTP_PORT: "0",
-      DXGATE_HTTP_HOST: "127.0.0.1",
-      DXGATE_BROKER_URL: `mqtt://127.0.0.1:${mqttPort}`,
-      DXGATE_QUIET_PERIOD_MS: String(quietPeriodMs),
-      DXGATE_UPLOAD_RETRY_BASE_MS: "200",
-    },
-    ["http", "dicom"],
-  );
-}
-
-async function storescu(port: number, files: string[]): Promise<void> {
-  await run("storescu", ["-aec", "DXGATE", "-aet", "TESTUS", "127.0.0.1", String(port), ...files], {
-    timeout: 30_000,
-  });
-}
 
 describe("the chain end to end", () => {
   let work: string;
@@ -208,68 +127,5 @@ describe("the chain end to end", () => {
     assert.ok(everything.length > 0);
     assert.ok(!everything.includes("Chainfixture"), "patient name leaked into the logs");
     assert.ok(!everything.includes("10023"), "patient id leaked into the logs");
-  });
-});
-
-describe("crash after C-STORE success, before upload", () => {
-  test("kill -9 the gateway: after restart the study arrives exactly once", async (t) => {
-    const work = await mkdtemp(join(tmpdir(), "dxgate-crash-"));
-    const rc = await startReadingCentre(join(work, "rc"));
-    t.after(async () => {
-      await rc.stop();
-      await rm(work, { recursive: true, force: true });
-    });
-    // A long quiet period: the study is acknowledged to the modality but not yet uploaded.
-    const first = await startGateway(join(work, "gw"), rc.port("mqtt"), 600_000);
-    const study = await writeStudy(join(work, "in"), { instances: 4 });
-    await storescu(
-      first.port("dicom"),
-      study.files.map((f) => f.path),
-    );
-    await first.kill();
-
-    const county = new ReadingCentreClient(rc.port("http"));
-    await county.login();
-    assert.equal(
-      (await county.json<WorklistEntry[]>("/api/worklist")).length,
-      0,
-      "nothing may have been uploaded before the crash",
-    );
-
-    const second = await startGateway(join(work, "gw"), rc.port("mqtt"), 200);
-    t.after(() => second.stop());
-    const entry = await eventually(
-      async () =>
-        (await county.json<WorklistEntry[]>("/api/worklist")).find(
-          (s) => s.studyInstanceUid === study.studyInstanceUid,
-        ),
-      20_000,
-      "the study after restart",
-    );
-    const detail = await county.json<{ instances: Array<{ sopInstanceUid: string }> }>(
-      `/api/studies/${entry.studyInstanceUid}`,
-    );
-    assert.equal(detail.instances.length, 4);
-    // Give a duplicate upload the chance to show up, then check there is still exactly one.
-    await eventually(
-      async () => {
-        const res = await fetch(
-          `http://127.0.0.1:${second.port("http")}/api/studies/${study.studyInstanceUid}`,
-        );
-        const s = (await res.json()) as { state: string };
-        return s.state === "delivered" ? s : undefined;
-      },
-      20_000,
-      "delivered at the box",
-    );
-    const list = await county.json<WorklistEntry[]>("/api/worklist");
-    assert.equal(list.filter((s) => s.studyInstanceUid === study.studyInstanceUid).length, 1);
-    const again = await county.json<{ instances: Array<{ sopInstanceUid: string }> }>(
-      `/api/studies/${study.studyInstanceUid}`,
-    );
-    assert.deepEqual(
-      again.instances.map((i) => i.sopInstanceUid).sort(),
-      study.files.map((f) => f.sopInstanceUid).sort(),
-    );
   });
 });

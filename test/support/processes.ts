@@ -145,3 +145,27 @@ export async function eventually<T>(
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
 }
+
+/** A TCP port that was free a moment ago (for a process that must come back on the same port). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/**
+ * Clean-up in reverse order of set-up (processes before the directories they write to), registered
+ * as one `after` hook of the test.
+ */
+export function deferrer(t: { after: (fn: () => Promise<void>) => void }): (fn: () => unknown) => void {
+  const steps: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const step of steps.reverse()) await step();
+  });
+  return (fn) => {
+    steps.push(fn);
+  };
+}
