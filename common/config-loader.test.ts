@@ -51,7 +51,7 @@ test("every problem is reported at once, each naming its key", () => {
     const text = error.problems.join("\n");
     assert.match(text, /dicom\.port: must be <= 65535 \(got 70000\)/);
     assert.match(text, /dicom\.colour: unknown key/);
-    assert.match(text, /\(root\): must have required property 'siteId'/);
+    assert.match(text, /^siteId: is required \(set it in the config file or X_SITE\)$/m);
     assert.equal(error.problems.length, 3);
   }
 });

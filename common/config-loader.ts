@@ -61,12 +61,20 @@ export function loadConfig<T>(options: LoadConfigOptions): Readonly<T> {
   const validate = ajv.compile(options.schema);
   if (!validate(value)) {
     for (const error of validate.errors ?? []) {
-      const key = error.instancePath.slice(1).replaceAll("/", ".");
-      const extra =
-        error.keyword === "additionalProperties"
-          ? `${key ? `${key}.` : ""}${String((error.params as { additionalProperty: string }).additionalProperty)}: unknown key`
-          : `${key || "(root)"}: ${error.message ?? "invalid"} (got ${JSON.stringify(valueAt(value, key))})`;
-      problems.push(extra);
+      const at = error.instancePath.slice(1).replaceAll("/", ".");
+      const under = (name: string) => (at ? `${at}.${name}` : name);
+      if (error.keyword === "additionalProperties") {
+        const params = error.params as { additionalProperty: string };
+        problems.push(`${under(params.additionalProperty)}: unknown key`);
+      } else if (error.keyword === "required") {
+        const key = under((error.params as { missingProperty: string }).missingProperty);
+        const env = options.envTable.find((entry) => entry.key === key)?.env;
+        problems.push(`${key}: is required${env ? ` (set it in the config file or ${env})` : ""}`);
+      } else {
+        problems.push(
+          `${at || "(root)"}: ${error.message ?? "invalid"} (got ${JSON.stringify(valueAt(value, at))})`,
+        );
+      }
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
