@@ -52,7 +52,7 @@ test("a file streamed into staging is moved into the spool with its sidecar; sca
     instance("1.2.840.1.1.1", { kind: "file", path: staged }),
     "2026-11-25T00:00:00.000Z",
   );
-  assert.deepEqual(result, { outcome: "stored", size: 22 });
+  assert.deepEqual(result, { outcome: "stored", size: 22, previousSize: 0 });
   assert.equal(
     await readFile(spool.instancePath("1.2.840.1", "1.2.840.1.1.1"), "utf8"),
     "streamed part 10 bytes",

@@ -36,6 +36,14 @@ export interface SpooledInstance {
 
 export type PutOutcome = "stored" | "duplicate" | "replaced";
 
+export interface PutResult {
+  outcome: PutOutcome;
+  /** Bytes of the instance now in the spool. */
+  size: number;
+  /** Bytes of the version it replaced (0 when new). */
+  previousSize: number;
+}
+
 export class InvalidInstanceError extends Error {
   constructor(message: string) {
     super(message);
@@ -80,7 +88,7 @@ export class Spool {
    * A resend with identical bytes is a `duplicate` (nothing changes); with different bytes it
    * `replaced` the earlier version (the modality corrected it).
    */
-  put(instance: ReceivedInstance, receivedAt: string): Promise<{ outcome: PutOutcome; size: number }> {
+  put(instance: ReceivedInstance, receivedAt: string): Promise<PutResult> {
     const { studyInstanceUid, sopInstanceUid } = instance.attributes;
     if (!isValidUid(studyInstanceUid))
       throw new InvalidInstanceError("StudyInstanceUID is missing or not a valid UID");
@@ -96,11 +104,13 @@ export class Spool {
     return next;
   }
 
-  async #put(instance: ReceivedInstance, receivedAt: string): Promise<{ outcome: PutOutcome; size: number }> {
+  async #put(instance: ReceivedInstance, receivedAt: string): Promise<PutResult> {
     const { studyInstanceUid, sopInstanceUid } = instance.attributes;
     const studyDir = join(this.#studiesDir, studyInstanceUid);
     const target = this.instancePath(studyInstanceUid, sopInstanceUid);
-    await mkdir(studyDir, { recursive: true });
+    // A new study directory is itself an entry in studies/: fsync that too, or a power cut could
+    // lose the whole directory after the modality was told success.
+    if (await mkdir(studyDir, { recursive: true })) await fsyncDirectory(this.#studiesDir);
 
     // Get the bytes onto the spool's filesystem, fsynced, under a temporary name.
     let staged: string;
@@ -116,7 +126,7 @@ export class Spool {
     const existing = await stat(target).catch(() => undefined);
     if (existing && existing.size === size && (await sha256OfFile(target)) === (await sha256OfFile(staged))) {
       await rm(staged, { force: true });
-      return { outcome: "duplicate", size };
+      return { outcome: "duplicate", size, previousSize: existing.size };
     }
 
     const sidecar: SpooledInstance = {
@@ -132,7 +142,7 @@ export class Spool {
     await rename(sidecarTemp, sidecarPath);
     await rename(staged, target);
     await fsyncDirectory(studyDir);
-    return { outcome: existing ? "replaced" : "stored", size };
+    return { outcome: existing ? "replaced" : "stored", size, previousSize: existing?.size ?? 0 };
   }
 
   /** Every instance in the spool, from the sidecars (used to rebuild or reconcile the index). */

@@ -57,8 +57,9 @@ export class StudyService implements InstanceSink, OutboundQueue {
     const arrivedAt = this.#now();
     let outcome: PutOutcome;
     let size: number;
+    let previousSize: number;
     try {
-      ({ outcome, size } = await this.#o.spool.put(instance, arrivedAt.toISOString()));
+      ({ outcome, size, previousSize } = await this.#o.spool.put(instance, arrivedAt.toISOString()));
     } catch (error) {
       if (error instanceof InvalidInstanceError) {
         return {
@@ -100,10 +101,8 @@ export class StudyService implements InstanceSink, OutboundQueue {
       transition(record, "received", arrivedAt);
     }
     if (record.state === "received") transition(record, "stored", this.#now());
-    if (outcome === "stored") {
-      record.instanceCount += 1;
-      record.totalBytes += size;
-    }
+    if (outcome === "stored") record.instanceCount += 1;
+    record.totalBytes += size - previousSize;
     this.#mergeAttributes(record, stored);
     record.lastInstanceAt = arrivedAt.toISOString();
     this.#scheduleReady(uid, this.#o.quietPeriodMs);
