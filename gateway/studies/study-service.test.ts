@@ -121,7 +121,11 @@ test("a resent identical instance is a duplicate; different bytes replace it", a
     status: "stored",
   });
   assert.equal(service.get("1.2.3.2")!.instanceCount, 1);
-  assert.equal(service.get("1.2.3.2")!.totalBytes, corrected.length, "the replaced version's size counts, not both");
+  assert.equal(
+    service.get("1.2.3.2")!.totalBytes,
+    corrected.length,
+    "the replaced version's size counts, not both",
+  );
   assert.ok(
     (await readFile(spool.instancePath("1.2.3.2", first.attributes.sopInstanceUid))).equals(corrected),
   );
