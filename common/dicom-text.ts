@@ -1,7 +1,9 @@
 /**
  * Decoding of DICOM text values (PS3.5 6.1) to Unicode: the Specific Character Set (0008,0005),
  * ISO 2022 code extensions with escape sequences (PS3.5 6.1.2.5, Annex J for Chinese), and the
- * undeclared GBK that many modalities in China send.
+ * GBK that many modalities in China send undeclared or under a Latin-1 declaration. It lives in
+ * common/ because both processes show text from received datasets (the box indexes what arrives,
+ * the county reads the files it is sent); it only decodes: stored bytes are never re-encoded.
  */
 
 import { TextDecoder } from "node:util";
@@ -68,43 +70,112 @@ export function parseSpecificCharacterSet(raw: Uint8Array | undefined): string[]
     .map((term) => term.trim());
 }
 
+/** Options for `decodeText`. */
+export interface DecodeOptions {
+  /**
+   * The value is a PN: under ISO 2022 the "^" and "=" delimiters also return to the initial
+   * character sets (PS3.5 6.1.2.5.3), so each component group starts afresh.
+   */
+  personName?: boolean;
+}
+
 /**
  * Decode a text value (SH, LO, PN, ST, LT, UT, UC) under the given Specific Character Set terms.
- * Without a declared character set the standard's default is ASCII, but GBK sent undeclared is common
- * on Chinese modalities: non-ASCII bytes are read as UTF-8 when valid, else as GB18030 (a superset of
- * GBK and GB 2312).
+ * UTF-8, GB18030, GBK and the single-byte sets are decoded as declared; ISO 2022 values follow their
+ * escape sequences. Without a declaration, or under ISO_IR 6 / ISO_IR 100 (Latin-1) or an unknown
+ * term, `decodeUndeclared` guesses, because Chinese modalities commonly send GBK that way.
  */
-export function decodeText(bytes: Uint8Array, characterSet: readonly string[]): string {
+export function decodeText(
+  bytes: Uint8Array,
+  characterSet: readonly string[],
+  options: DecodeOptions = {},
+): string {
   const first = characterSet[0] ?? "";
-  if (characterSet.some((term) => term.startsWith("ISO 2022"))) return decodeIso2022(bytes, first);
+  if (characterSet.some((term) => term.startsWith("ISO 2022")))
+    return decodeIso2022(bytes, first, options.personName === true);
   const label = SINGLE_BYTE_OR_UNICODE[first];
-  if (label && first !== "ISO_IR 6") return decoder(label).decode(bytes);
+  if (label && first !== "ISO_IR 6" && first !== "ISO_IR 100") return decoder(label).decode(bytes);
+  return decodeUndeclared(bytes);
+}
+
+/**
+ * The heuristic for bytes outside ASCII with no trustworthy declaration (none, ISO_IR 6, ISO_IR 100,
+ * or an unknown term), in this order:
+ * 1. ASCII only: ASCII.
+ * 2. Valid UTF-8: UTF-8 (Latin-1 text is practically never valid UTF-8: an accented letter would
+ *    have to be followed by a byte 0x80–0xBF, which are control codes and rare symbols in Latin-1).
+ * 3. Looks like GBK: GB 18030 (a superset of GBK and GB 2312). "Looks like" means every byte
+ *    ≥ 0x80 starts a GBK double-byte character (lead 0x81–0xFE, trail 0x40–0x7E or 0x80–0xFE),
+ *    and at least one of them has its trail byte ≥ 0x80. All of GB 2312 (common hanzi) has both
+ *    bytes ≥ 0xA1; GBK's extension has ASCII-range trails and holds name characters (镕 E946,
+ *    堃 88D2, 赟 DA53), so those count as long as one character is not of that kind. Latin-1
+ *    names put single accented letters among ASCII letters ("Müller": 0xFC then "l"), so they fail.
+ * 4. Otherwise Latin-1, which decodes any byte (the declared set, or the closest to "undeclared").
+ * The rule misreads Latin-1 text whose accented letters come in adjacent pairs (e.g. "Gößling") as
+ * Chinese, and a name made only of GBK-extension characters as Latin-1; modalities that write
+ * such names should declare GB18030 (recommended in the conformance statement).
+ */
+export function decodeUndeclared(bytes: Uint8Array): string {
   if (bytes.every((byte) => byte < 0x80)) return decoder("latin1").decode(bytes);
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return strictUtf8.decode(bytes);
   } catch {
-    return decoder("gb18030").decode(bytes);
+    // not UTF-8: fall through
   }
+  if (looksLikeGbk(bytes)) return decoder("gb18030").decode(bytes);
+  return decoder("latin1").decode(bytes);
 }
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Every high byte starts a GBK double-byte character, and one of them has a high trail byte. */
+function looksLikeGbk(bytes: Uint8Array): boolean {
+  let highTrail = false;
+  for (let index = 0; index < bytes.length; index += 1) {
+    const lead = bytes[index] ?? 0;
+    if (lead < 0x80) continue;
+    const trail = bytes[index + 1] ?? 0;
+    if (lead < 0x81 || lead > 0xfe || trail < 0x40 || trail === 0x7f || trail > 0xfe) return false;
+    if (trail >= 0x80) highTrail = true;
+    index += 1;
+  }
+  return highTrail;
+}
+
+/** Bytes that return ISO 2022 to the initial sets: value, line and page ends; "^" and "=" in PN. */
+const RESETS_ALWAYS = new Set([0x5c, 0x0d, 0x0a, 0x0c]);
+const RESETS_IN_PN = new Set([0x5e, 0x3d]);
 
 /**
  * PS3.5 6.1.2.5: ISO 2022 code extension. G0 stays ASCII for the sets we decode; each escape
  * sequence (re)designates G1, and the bytes up to the next escape are decoded with that set's EUC
- * decoder (which reads ASCII bytes as ASCII). Japanese G0 sets (IR 87, IR 159) go to the ISO-2022-JP
- * decoder whole.
+ * decoder (which reads ASCII bytes as ASCII). The delimiters of PS3.5 6.1.2.5.3 switch back to the
+ * initial G1, as an encoder may rely on that instead of writing another escape. Japanese G0 sets
+ * (IR 87, IR 159) go to the ISO-2022-JP decoder whole.
  */
-function decodeIso2022(bytes: Uint8Array, firstTerm: string): string {
+function decodeIso2022(bytes: Uint8Array, firstTerm: string, personName: boolean): string {
   const text = decoder("latin1").decode(bytes);
   if (JAPANESE_G0_ESCAPES.some((sequence) => text.includes(sequence)))
     return decoder("iso-2022-jp").decode(bytes);
-  let g1 = INITIAL_G1[firstTerm] ?? "latin1";
+  const initial = INITIAL_G1[firstTerm] ?? "latin1";
+  let g1 = initial;
   let out = "";
   let segmentStart = 0;
   const flush = (end: number) => {
     if (end > segmentStart) out += decoder(g1).decode(bytes.subarray(segmentStart, end));
+    segmentStart = end;
   };
   for (let index = 0; index < bytes.length; index += 1) {
-    if (bytes[index] !== 0x1b) continue;
+    const byte = bytes[index] ?? 0;
+    if (RESETS_ALWAYS.has(byte) || (personName && RESETS_IN_PN.has(byte))) {
+      // EUC G1 bytes are all ≥ 0xA1, so an ASCII delimiter here is a delimiter, never a trail byte.
+      if (g1 !== initial) {
+        flush(index);
+        g1 = initial;
+      }
+      continue;
+    }
+    if (byte !== 0x1b) continue;
     flush(index);
     // ISO 2022: ESC, intermediate bytes 0x20–0x2F, one final byte 0x30–0x7E.
     let end = index + 1;

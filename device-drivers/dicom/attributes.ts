@@ -5,9 +5,9 @@
 import { open } from "node:fs/promises";
 import { promisify } from "node:util";
 import { inflateRaw } from "node:zlib";
+import { decodeText, parseSpecificCharacterSet } from "../../common/dicom-text.ts";
 import type { InstanceAttributes } from "../types.ts";
 import { type ByteSource, fileSource, memorySource } from "./byte-source.ts";
-import { decodeText, parseSpecificCharacterSet } from "./charset.ts";
 import { TRANSFER_SYNTAX } from "./constants.ts";
 import {
   type DatasetEncoding,
@@ -121,7 +121,7 @@ function toAttributes(found: Map<number, RawElement>, transferSyntaxUid: string)
     const element = found.get(DATASET_TAGS[name]);
     if (!element) return "";
     if (!CHARACTER_SET_DEPENDENT.has(name)) return asciiValue(element);
-    const decoded = decodeText(element.bytes, characterSet);
+    const decoded = decodeText(element.bytes, characterSet, { personName: name === "patientName" });
     return name === "patientName" ? personName(decoded) : trimValue(decoded);
   };
   return {
