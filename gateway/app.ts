@@ -12,6 +12,7 @@ import { createUploader } from "../uploader/index.ts";
 import { createApi } from "./api/routes.ts";
 import type { GatewayConfig } from "./config.ts";
 import { FileReportInbox } from "./reports/report-inbox.ts";
+import { DiskReserve } from "./spool/disk-reserve.ts";
 import { Spool } from "./spool/spool.ts";
 import { StudyIndex } from "./studies/study-index.ts";
 import { StudyService } from "./studies/study-service.ts";
@@ -24,7 +25,13 @@ export interface Gateway {
 
 export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logger }): Gateway {
   const log = deps.log;
-  const spool = new Spool(join(config.dataDir, "spool"));
+  const spoolRoot = join(config.dataDir, "spool");
+  const reserve = new DiskReserve({
+    path: spoolRoot,
+    reserveBytes: config.spool.reserveMb * 1024 * 1024,
+    log: log.child({ ns: "spool" }),
+  });
+  const spool = new Spool(spoolRoot, { reserve });
   const index = new StudyIndex(config.dataDir);
   const studies = new StudyService({
     spool,

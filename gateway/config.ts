@@ -25,6 +25,8 @@ export interface GatewayConfig {
     retryBaseMs: number;
     retryMaxMs: number;
   };
+  /** Free space (MiB) kept on the spool's disk: below it, new instances are refused (A700). */
+  spool: { reserveMb: number };
   log: { level: string };
 }
 
@@ -111,6 +113,19 @@ export const GATEWAY_CONFIG_SCHEMA = {
         retryMaxMs: { type: "integer", minimum: 10, default: 300000 },
       },
     },
+    spool: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        reserveMb: {
+          type: "integer",
+          minimum: 0,
+          default: 1024,
+          description: "refuse new instances (A700) while the spool disk has less free space (MiB); 0 = off",
+        },
+      },
+    },
     log: {
       type: "object",
       additionalProperties: false,
@@ -136,6 +151,7 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_UPLOAD_CHUNK_SIZE", key: "upload.chunkSize", type: "integer" },
   { env: "DXGATE_UPLOAD_ACK_TIMEOUT_MS", key: "upload.ackTimeoutMs", type: "integer" },
   { env: "DXGATE_UPLOAD_RETRY_BASE_MS", key: "upload.retryBaseMs", type: "integer" },
+  { env: "DXGATE_SPOOL_RESERVE_MB", key: "spool.reserveMb", type: "integer" },
   { env: "DXGATE_LOG_LEVEL", key: "log.level", type: "string" },
 ];
 

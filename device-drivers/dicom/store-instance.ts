@@ -49,7 +49,11 @@ export async function storeInstance(
       "could not stage instance",
     );
     await removeQuietly(path);
-    return { status: STATUS.outOfResources, errorComment: "dxgate: cannot stage instance" };
+    // The errno code (e.g. ENOSPC: disk full or the sink's free-space reserve reached) tells the
+    // modality's operator why without reading our log.
+    const code = (staged.failure as NodeJS.ErrnoException | undefined)?.code;
+    const errorComment = `dxgate: cannot stage instance${code ? ` (${code})` : ""}`.slice(0, 64);
+    return { status: STATUS.outOfResources, errorComment };
   }
 
   const checked = await checkInstance(path, request);

@@ -5,6 +5,9 @@
  *   studies/<StudyInstanceUID>/<SOPInstanceUID>.dcm    the Part 10 file exactly as received
  *   studies/<StudyInstanceUID>/<SOPInstanceUID>.json   its sidecar (decoded attributes, size, time)
  *   staging/                                            files being received; emptied at start
+ * With a `DiskReserve`, new instances are refused (retryable, like a full disk) while free space is
+ * below the reserve: `stagingPath()` throws before a driver writes a byte, and `put()` of in-memory
+ * bytes checks too. A file already staged is always accepted: its bytes are on disk already.
  * The study index can always be rebuilt from `studies/` (see `scan()`). An instance is in the spool
  * once its `.dcm` entry is durable; the sidecar is made durable first, so every `.dcm` has one.
  */
@@ -19,6 +22,7 @@ import {
   writeFileDurable,
 } from "../../common/durable-file.ts";
 import type { InstanceAttributes, InstanceSource, ReceivedInstance } from "../../device-drivers/index.ts";
+import { BelowReserveError, type DiskReserve } from "./disk-reserve.ts";
 
 /** UIDs become path components: PS3.5 9.1 limits them to digits and dots, at most 64 characters. */
 const UID_PATTERN = /^[0-9]+(\.[0-9]+)*$/;
@@ -51,15 +55,25 @@ export class InvalidInstanceError extends Error {
   }
 }
 
+export interface SpoolOptions {
+  /** Refuse new instances while the spool's disk is below its reserve; none by default. */
+  reserve?: DiskReserve | undefined;
+}
+
+/** Write errors that mean the disk is full: the reserve's cached free space is then stale. */
+const OUT_OF_SPACE = new Set(["ENOSPC", "EDQUOT"]);
+
 export class Spool {
   readonly root: string;
+  readonly reserve: DiskReserve | undefined;
   readonly #studiesDir: string;
   readonly #stagingDir: string;
   /** Per-SOP-instance serialisation: two associations resending one instance must not interleave. */
   readonly #locks = new Map<string, Promise<unknown>>();
 
-  constructor(root: string) {
+  constructor(root: string, options: SpoolOptions = {}) {
     this.root = root;
+    this.reserve = options.reserve;
     this.#studiesDir = join(root, "studies");
     this.#stagingDir = join(root, "staging");
   }
@@ -75,7 +89,9 @@ export class Spool {
     return { discardedStagingFiles: leftovers.length };
   }
 
+  /** A fresh staging path; throws `BelowReserveError` (code ENOSPC) while below the reserve. */
   async stagingPath(): Promise<string> {
+    await this.reserve?.check();
     return join(this.#stagingDir, `${Date.now()}-${randomBytes(8).toString("hex")}.part`);
   }
 
@@ -95,7 +111,20 @@ export class Spool {
     if (!isValidUid(sopInstanceUid))
       throw new InvalidInstanceError("SOPInstanceUID is missing or not a valid UID");
     const previous = this.#locks.get(sopInstanceUid) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.#put(instance, receivedAt));
+    const next = previous
+      .catch(() => undefined)
+      .then(() => this.#put(instance, receivedAt))
+      .then(
+        (result) => {
+          if (result.outcome !== "duplicate") this.reserve?.consumed(result.size - result.previousSize);
+          return result;
+        },
+        (error: unknown) => {
+          const code = (error as NodeJS.ErrnoException).code ?? "";
+          if (OUT_OF_SPACE.has(code) && !(error instanceof BelowReserveError)) this.reserve?.invalidate();
+          throw error;
+        },
+      );
     this.#locks.set(sopInstanceUid, next);
     const release = () => {
       if (this.#locks.get(sopInstanceUid) === next) this.#locks.delete(sopInstanceUid);
@@ -108,6 +137,8 @@ export class Spool {
     const { studyInstanceUid, sopInstanceUid } = instance.attributes;
     const studyDir = join(this.#studiesDir, studyInstanceUid);
     const target = this.instancePath(studyInstanceUid, sopInstanceUid);
+    // Bytes still in memory would be new writes: the reserve applies (a staged file passed it).
+    if (instance.part10.kind === "bytes") await this.reserve?.check();
     // A new study directory is itself an entry in studies/: fsync that too, or a power cut could
     // lose the whole directory after the modality was told success.
     if (await mkdir(studyDir, { recursive: true })) await fsyncDirectory(this.#studiesDir);
