@@ -59,3 +59,70 @@ export interface InstanceSink {
   /** A fresh temporary path on the sink's filesystem for a driver to stream an instance into. */
   stagingPath(): Promise<string>;
 }
+
+/**
+ * One Modality Worklist entry (PS3.4 K.6.1.2.2, Table K.6-1): a Scheduled Procedure Step with its
+ * Requested Procedure, Imaging Service Request and Patient. Text is Unicode; dates are DICOM DA
+ * (YYYYMMDD), times TM (HHMMSS); names are DICOM PN (`Family^Given`, groups split by `=`).
+ */
+export interface WorklistItem {
+  patientName: string;
+  patientId: string;
+  patientBirthDate: string;
+  patientSex: string;
+  accessionNumber: string;
+  referringPhysicianName: string;
+  requestedProcedureId: string;
+  requestedProcedureDescription: string;
+  /** Pre-assigned by the box so the modality puts its images in this study. */
+  studyInstanceUid: string;
+  modality: string;
+  scheduledStationAeTitle: string;
+  scheduledProcedureStepStartDate: string;
+  scheduledProcedureStepStartTime: string;
+  scheduledProcedureStepId: string;
+  scheduledProcedureStepDescription: string;
+}
+
+/** An inclusive DA or TM range (PS3.4 C.2.2.2.5); an open end is absent. */
+export interface ValueRange {
+  from?: string;
+  to?: string;
+}
+
+/**
+ * The match keys of a worklist C-FIND, decoded. An absent key matches everything (universal
+ * matching, PS3.4 C.2.2.2.3). Text keys may hold the wildcards `*` and `?` (PS3.4 C.2.2.2.4).
+ */
+export interface WorklistQuery {
+  patientName?: string;
+  patientId?: string;
+  accessionNumber?: string;
+  modality?: string;
+  scheduledStationAeTitle?: string;
+  scheduledProcedureStepStartDate?: ValueRange;
+  scheduledProcedureStepStartTime?: ValueRange;
+  scheduledProcedureStepId?: string;
+  requestedProcedureId?: string;
+  studyInstanceUid?: string;
+}
+
+export interface WorklistSource {
+  /**
+   * The scheduled items that may match `query`. A superset is fine: the DICOM service applies the
+   * PS3.4 matching rules itself before answering, so a source may filter only coarsely (or not at all).
+   */
+  find(query: WorklistQuery): Promise<WorklistItem[]>;
+}
+
+/**
+ * What the Storage Commitment SCP asks of whoever holds the instances (PS3.4 J.3): may we commit
+ * to this instance? `committed` = held durably as configured; `pending` = received, not yet
+ * committable (e.g. not yet acknowledged by the county), ask again later; `unknown` = not held
+ * (failure 0112H); `conflict` = held, but under another SOP Class (failure 0119H).
+ */
+export type CommitmentStatus = "committed" | "pending" | "unknown" | "conflict";
+
+export interface CommitmentSource {
+  status(sopInstanceUid: string, sopClassUid: string): Promise<CommitmentStatus>;
+}

@@ -34,7 +34,7 @@ test("private transfer syntaxes are refused", () => {
   assert.equal(chooseTransferSyntax([]), undefined);
 });
 
-test("verification and storage (standard or private) are accepted, other services are not", () => {
+test("verification, storage (standard or private) and the worklist are accepted, other services are not", () => {
   const decisions = decideContexts([
     { id: 1, abstractSyntaxUid: "1.2.840.10008.1.1", transferSyntaxUids: [IMPLICIT] },
     { id: 3, abstractSyntaxUid: "1.2.840.10008.5.1.4.1.1.6.1", transferSyntaxUids: [JPEG_LOSSLESS] },
@@ -48,7 +48,7 @@ test("verification and storage (standard or private) are accepted, other service
     { id: 1, result: 0, transferSyntaxUid: IMPLICIT },
     { id: 3, result: 0, transferSyntaxUid: JPEG_LOSSLESS },
     { id: 5, result: 0, transferSyntaxUid: EXPLICIT },
-    { id: 7, result: 3 },
+    { id: 7, result: 0, transferSyntaxUid: IMPLICIT },
     { id: 9, result: 3 },
     { id: 11, result: 3 },
     { id: 13, result: 4 },

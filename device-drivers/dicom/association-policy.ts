@@ -10,6 +10,7 @@ import {
   STANDARD_TRANSFER_SYNTAX_ROOT,
   TRANSFER_SYNTAX,
 } from "./constants.ts";
+import { MODALITY_WORKLIST_FIND } from "./worklist-constants.ts";
 
 export interface ProposedContext {
   id: number;
@@ -51,6 +52,7 @@ export function decideContexts(proposed: readonly ProposedContext[]): ContextDec
 /** Verification, and anything that is not a known non-storage service (private SOP classes too). */
 export function isServedAbstractSyntax(abstractSyntaxUid: string): boolean {
   if (abstractSyntaxUid === SOP_CLASS.verification) return true;
+  if (abstractSyntaxUid === MODALITY_WORKLIST_FIND) return true; // PS3.4 K.6: worklist-find.ts
   if (abstractSyntaxUid.length === 0) return false;
   return !NON_STORAGE_SOP_CLASS_PREFIXES.some((prefix) => abstractSyntaxUid.startsWith(prefix));
 }
