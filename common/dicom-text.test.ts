@@ -75,3 +75,8 @@ test("Latin-1 declared: GBK bytes are recognised, real Latin-1 stays Latin-1", (
   // An odd-length run of high bytes cannot be GBK (windows-1251 Cyrillic seen in the corpus).
   assert.equal(decodeUndeclared(bytes([0xc7, 0xc0, 0xce])), "ÇÀÎ");
 });
+
+test("ISO 2022 with an empty initial G1: one escape for a whole PN still reads right", () => {
+  const value = bytes(ESC_G1_GB2312, [...ZHANG], "^", [...SAN]);
+  assert.equal(decodeText(value, ["ISO 2022 IR 6", "ISO 2022 IR 58"], { personName: true }), "张^三");
+});

@@ -150,7 +150,7 @@ const RESETS_IN_PN = new Set([0x5e, 0x3d]);
  * PS3.5 6.1.2.5: ISO 2022 code extension. G0 stays ASCII for the sets we decode; each escape
  * sequence (re)designates G1, and the bytes up to the next escape are decoded with that set's EUC
  * decoder (which reads ASCII bytes as ASCII). The delimiters of PS3.5 6.1.2.5.3 switch back to the
- * initial G1, as an encoder may rely on that instead of writing another escape. Japanese G0 sets
+ * initial G1 when the first value designates one, as an encoder may rely on that. Japanese G0 sets
  * (IR 87, IR 159) go to the ISO-2022-JP decoder whole.
  */
 function decodeIso2022(bytes: Uint8Array, firstTerm: string, personName: boolean): string {
@@ -158,6 +158,10 @@ function decodeIso2022(bytes: Uint8Array, firstTerm: string, personName: boolean
   if (JAPANESE_G0_ESCAPES.some((sequence) => text.includes(sequence)))
     return decoder("iso-2022-jp").decode(bytes);
   const initial = INITIAL_G1[firstTerm] ?? "latin1";
+  // Only a first value that designates a G1 set has one to return to. Under ISO 2022 IR 6 (or an
+  // empty first value) G1 is empty, so high bytes after a delimiter can only mean the set last
+  // designated: some encoders write one escape for a whole PN, and we read them right.
+  const resets = INITIAL_G1[firstTerm] !== undefined;
   let g1 = initial;
   let out = "";
   let segmentStart = 0;
@@ -167,7 +171,7 @@ function decodeIso2022(bytes: Uint8Array, firstTerm: string, personName: boolean
   };
   for (let index = 0; index < bytes.length; index += 1) {
     const byte = bytes[index] ?? 0;
-    if (RESETS_ALWAYS.has(byte) || (personName && RESETS_IN_PN.has(byte))) {
+    if (resets && (RESETS_ALWAYS.has(byte) || (personName && RESETS_IN_PN.has(byte)))) {
       // EUC G1 bytes are all ≥ 0xA1, so an ASCII delimiter here is a delimiter, never a trail byte.
       if (g1 !== initial) {
         flush(index);
