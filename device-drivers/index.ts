@@ -8,10 +8,16 @@ export {
   IMPLEMENTATION_VERSION_NAME,
 } from "./dicom/constants.ts";
 export { createDicomService, type DicomService, type DicomServiceOptions } from "./dicom/dicom-service.ts";
+export { MODALITY_WORKLIST_FIND } from "./dicom/worklist-constants.ts";
+export { matchesWorklistQuery } from "./dicom/worklist-matching.ts";
 export type {
   InstanceAttributes,
   InstanceSink,
   InstanceSource,
   ReceivedInstance,
   StoreResult,
+  ValueRange,
+  WorklistItem,
+  WorklistQuery,
+  WorklistSource,
 } from "./types.ts";

@@ -6,7 +6,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import dimse from "dcmjs-dimse";
 import type { Logger } from "../../common/logger.ts";
-import type { InstanceSink } from "../types.ts";
+import type { InstanceSink, WorklistSource } from "../types.ts";
 import { DEFAULT_AE_TITLE, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "./constants.ts";
 import { DxgateScp, type ScpContext } from "./scp.ts";
 
@@ -18,6 +18,8 @@ export interface DicomServiceOptions {
   /** TCP port; 0 picks a free one (read it from `start()`). */
   port: number;
   sink: InstanceSink;
+  /** Answers Modality Worklist C-FINDs (PS3.4 K.6); without it they are refused. */
+  worklist?: WorklistSource;
   log: Logger;
   /** Largest P-DATA-TF PDU we accept, in bytes (PS3.8 D.1); default dcmjs-dimse's 256 KiB. */
   maxPduLength?: number;
@@ -52,6 +54,7 @@ export function createDicomService(options: DicomServiceOptions): DicomService {
   const context: ScpContext = {
     aeTitle,
     sink: options.sink,
+    worklist: options.worklist,
     log,
     associationTimeoutMs,
     track(work) {

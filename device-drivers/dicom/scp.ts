@@ -9,23 +9,27 @@ import type { Writable } from "node:stream";
 import type { association, requests, responses } from "dcmjs-dimse";
 import dimse from "dcmjs-dimse";
 import type { Logger } from "../../common/logger.ts";
-import type { InstanceSink, InstanceSource } from "../types.ts";
+import type { InstanceSink, InstanceSource, WorklistSource } from "../types.ts";
 import { decideContexts, isCalledAeTitleOurs } from "./association-policy.ts";
 import { ASSOCIATE_REJECT, CONTEXT_RESULT, STATUS } from "./constants.ts";
 import { buildPart10Header } from "./part10.ts";
 import { PduGuard } from "./pdu-guard.ts";
 import { StagingWriter } from "./staging-writer.ts";
 import { storeInstance } from "./store-instance.ts";
+import { WorklistFindProvider } from "./worklist-find.ts";
 
 type Association = association.Association;
 type PresentationContext = association.PresentationContext;
 type CEchoRequest = requests.CEchoRequest;
 type CStoreRequest = requests.CStoreRequest;
+type CFindRequest = requests.CFindRequest;
 
 /** What every association shares: the service's configuration and its in-flight work tracker. */
 export interface ScpContext {
   aeTitle: string;
   sink: InstanceSink;
+  /** Modality Worklist entries (PS3.4 K.6); without one, worklist queries are refused (0122H). */
+  worklist?: WorklistSource | undefined;
   log: Logger;
   /** PS3.8 9.1.5 ARTIM: how long a connection may stay without an A-ASSOCIATE-RQ, in milliseconds. */
   associationTimeoutMs: number;
@@ -38,6 +42,7 @@ export type ScpOptions = ConstructorParameters<typeof dimse.Scp>[1];
 
 export class DxgateScp extends dimse.Scp {
   readonly #context: ScpContext;
+  readonly #worklist: WorklistFindProvider;
   readonly #socket: Socket;
   readonly #remoteAddress: string;
   #callingAeTitle = "";
@@ -52,6 +57,7 @@ export class DxgateScp extends dimse.Scp {
   constructor(socket: Socket, options: ScpOptions, context: ScpContext) {
     super(socket, options);
     this.#context = context;
+    this.#worklist = new WorklistFindProvider(context.worklist, context.log);
     this.#socket = socket;
     this.#remoteAddress = socket.remoteAddress ?? "";
     const guard = new PduGuard(dimse.Implementation.getMaxPduLength());
@@ -149,6 +155,18 @@ export class DxgateScp extends dimse.Scp {
     const response = dimse.responses.CEchoResponse.fromRequest(request);
     response.setStatus(STATUS.success);
     callback(response);
+  }
+
+  override cFindRequest(
+    request: CFindRequest,
+    callback: (responses: responses.CFindResponse[]) => void,
+  ): void {
+    // PS3.4 K.6: Modality Worklist FIND (worklist-find.ts); dcmjs-dimse sends the responses in order.
+    this.#context.track(this.#worklist.find(request, this.#callingAeTitle).then(callback));
+  }
+
+  override cCancelRequest(request: requests.CCancelRequest): void {
+    this.#worklist.cancel(request.getMessageIdBeingRespondedTo());
   }
 
   override createStoreWritableStream(context: PresentationContext, request: CStoreRequest): Writable {
