@@ -2,15 +2,26 @@
  * The device drivers' public surface: the gateway composes drivers from here and implements the
  * ports declared in ./types.ts. Anything not exported here is private to device-drivers/.
  */
+
+export type { KnownDevice } from "./dicom/admission.ts";
 export {
   DEFAULT_AE_TITLE,
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,
 } from "./dicom/constants.ts";
 export { createDicomService, type DicomService, type DicomServiceOptions } from "./dicom/dicom-service.ts";
+export type { DicomTlsOptions } from "./dicom/tls-listener.ts";
 export { MODALITY_WORKLIST_FIND } from "./dicom/worklist-constants.ts";
 export { matchesWorklistQuery } from "./dicom/worklist-matching.ts";
+export type { ImportJob, ImportJobState, ImportSourceKind } from "./media/import-jobs.ts";
+export {
+  createMediaImporter,
+  type MediaImporter,
+  type MediaImporterOptions,
+} from "./media/media-importer.ts";
 export type {
+  CommitmentSource,
+  CommitmentStatus,
   InstanceAttributes,
   InstanceSink,
   InstanceSource,

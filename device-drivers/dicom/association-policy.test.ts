@@ -34,7 +34,7 @@ test("private transfer syntaxes are refused", () => {
   assert.equal(chooseTransferSyntax([]), undefined);
 });
 
-test("verification, storage (standard or private) and the worklist are accepted, other services are not", () => {
+test("verification, storage (standard or private), the worklist and storage commitment are accepted, other services are not", () => {
   const decisions = decideContexts([
     { id: 1, abstractSyntaxUid: "1.2.840.10008.1.1", transferSyntaxUids: [IMPLICIT] },
     { id: 3, abstractSyntaxUid: "1.2.840.10008.5.1.4.1.1.6.1", transferSyntaxUids: [JPEG_LOSSLESS] },
@@ -50,7 +50,7 @@ test("verification, storage (standard or private) and the worklist are accepted,
     { id: 5, result: 0, transferSyntaxUid: EXPLICIT },
     { id: 7, result: 0, transferSyntaxUid: IMPLICIT },
     { id: 9, result: 3 },
-    { id: 11, result: 3 },
+    { id: 11, result: 0, transferSyntaxUid: IMPLICIT },
     { id: 13, result: 4 },
   ]);
 });

@@ -53,6 +53,7 @@ export function decideContexts(proposed: readonly ProposedContext[]): ContextDec
 export function isServedAbstractSyntax(abstractSyntaxUid: string): boolean {
   if (abstractSyntaxUid === SOP_CLASS.verification) return true;
   if (abstractSyntaxUid === MODALITY_WORKLIST_FIND) return true; // PS3.4 K.6: worklist-find.ts
+  if (abstractSyntaxUid === SOP_CLASS.storageCommitmentPushModel) return true; // PS3.4 J.3: storage-commitment.ts
   if (abstractSyntaxUid.length === 0) return false;
   return !NON_STORAGE_SOP_CLASS_PREFIXES.some((prefix) => abstractSyntaxUid.startsWith(prefix));
 }

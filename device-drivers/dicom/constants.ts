@@ -30,6 +30,9 @@ export const STANDARD_TRANSFER_SYNTAX_ROOT = "1.2.840.10008.1.2";
 
 export const SOP_CLASS = {
   verification: "1.2.840.10008.1.1",
+  /** PS3.4 J.3.5: the Storage Commitment Push Model SOP Class and its well-known instance. */
+  storageCommitmentPushModel: "1.2.840.10008.1.20.1",
+  storageCommitmentPushModelInstance: "1.2.840.10008.1.20.1.1",
 } as const;
 
 /**
@@ -71,9 +74,20 @@ export const STATUS = {
 /** A-ASSOCIATE-RJ fields (PS3.8 9.3.4, Table 9-21). */
 export const ASSOCIATE_REJECT = {
   resultPermanent: 1,
+  resultTransient: 2,
   sourceServiceUser: 1,
+  /** Source 3, service-provider (presentation related function): reason 2 is local-limit-exceeded. */
+  sourceServiceProviderPresentation: 3,
   reasonNoReasonGiven: 1,
+  reasonCallingAeNotRecognized: 3,
   reasonCalledAeNotRecognized: 7,
+  reasonLocalLimitExceeded: 2,
+} as const;
+
+/** A-ABORT fields (PS3.8 9.3.8, Table 9-26): source 2 is the UL service-provider. */
+export const ABORT = {
+  sourceServiceProvider: 2,
+  reasonNotSpecified: 0,
 } as const;
 
 /** Presentation context results in A-ASSOCIATE-AC (PS3.8 9.3.3.2). */

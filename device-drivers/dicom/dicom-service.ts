@@ -4,11 +4,15 @@
  * port chosen for port 0, set TCP_NODELAY, and drain in-flight C-STOREs on stop.
  */
 import { createServer, type Server, type Socket } from "node:net";
+import type { Server as TlsServer } from "node:tls";
 import dimse from "dcmjs-dimse";
 import type { Logger } from "../../common/logger.ts";
-import type { InstanceSink, WorklistSource } from "../types.ts";
+import type { CommitmentSource, InstanceSink, WorklistSource } from "../types.ts";
+import { createAdmitter, defaultAllowUnknown, type KnownDevice } from "./admission.ts";
 import { DEFAULT_AE_TITLE, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "./constants.ts";
 import { DxgateScp, type ScpContext } from "./scp.ts";
+import { StorageCommitmentScp } from "./storage-commitment.ts";
+import { type DicomTlsOptions, listenTls } from "./tls-listener.ts";
 
 export interface DicomServiceOptions {
   /** The called AE title we answer to; default "DXGATE". */
@@ -30,11 +34,27 @@ export interface DicomServiceOptions {
   associationTimeoutMs?: number;
   /** Milliseconds `stop()` waits for C-STOREs in progress before closing connections; default 10 000. */
   drainTimeoutMs?: number;
+  /**
+   * Who may associate (admission.ts): known devices, whether other Calling AE Titles are admitted
+   * (default: only while `devices` is empty), and associations open at once (default 16).
+   */
+  admission?: { devices?: readonly KnownDevice[]; allowUnknown?: boolean; maxAssociations?: number };
+  /** Milliseconds the peer may take to complete each PDU while it is its turn; default 60 000. */
+  idleTimeoutMs?: number;
+  /** A second listener for DICOM over TLS (tls-listener.ts). */
+  tls?: DicomTlsOptions;
+  /** Storage Commitment Push Model SCP (storage-commitment.ts); absent = N-ACTIONs are refused. */
+  commitment?: {
+    source: CommitmentSource;
+    waitMs?: number;
+    pollMs?: number;
+    replyRetryDelaysMs?: readonly number[];
+  };
 }
 
 export interface DicomService {
-  /** Listen; resolves with the port actually bound. */
-  start(): Promise<{ port: number }>;
+  /** Listen; resolves with the ports actually bound (`tlsPort` when TLS is configured). */
+  start(): Promise<{ port: number; tlsPort?: number }>;
   /** Stop accepting, let C-STOREs in progress finish (bounded), close every connection. Idempotent. */
   stop(): Promise<void>;
 }
@@ -49,7 +69,13 @@ export function createDicomService(options: DicomServiceOptions): DicomService {
   const sockets = new Set<Socket>();
   const inFlight = new Set<Promise<unknown>>();
   let server: Server | undefined;
+  let tlsServer: TlsServer | undefined;
   let stopping: Promise<void> | undefined;
+  const devices = options.admission?.devices ?? [];
+  const maxAssociations = options.admission?.maxAssociations ?? 16;
+  const commitment = options.commitment
+    ? new StorageCommitmentScp({ ...options.commitment, aeTitle, log })
+    : undefined;
 
   const context: ScpContext = {
     aeTitle,
@@ -57,6 +83,13 @@ export function createDicomService(options: DicomServiceOptions): DicomService {
     worklist: options.worklist,
     log,
     associationTimeoutMs,
+    admitter: createAdmitter({
+      devices,
+      allowUnknown: options.admission?.allowUnknown ?? defaultAllowUnknown(devices),
+      maxAssociations,
+    }),
+    idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    commitment,
     track(work) {
       const settled = work.then(
         () => undefined,
@@ -72,7 +105,9 @@ export function createDicomService(options: DicomServiceOptions): DicomService {
   };
 
   const accept = (socket: Socket) => {
-    if (stopping) {
+    // Beyond the association limit a connection still gets its A-ASSOCIATE-RJ (admission.ts); far
+    // beyond it, connections are dropped before they cost anything.
+    if (stopping || sockets.size >= 4 * maxAssociations) {
       socket.destroy();
       return;
     }
@@ -105,7 +140,11 @@ export function createDicomService(options: DicomServiceOptions): DicomService {
       const address = listening.address();
       const port = typeof address === "object" && address ? address.port : options.port;
       log.info({ event: "listening", aeTitle, host: options.host ?? "", port }, "DICOM service listening");
-      return { port };
+      if (!options.tls) return { port };
+      const secure = await listenTls(options.tls, options.host, log, accept);
+      tlsServer = secure.server;
+      log.info({ event: "listening", tls: true, aeTitle, port: secure.port }, "DICOM TLS listening");
+      return { port, tlsPort: secure.port };
     },
 
     stop() {
@@ -113,9 +152,13 @@ export function createDicomService(options: DicomServiceOptions): DicomService {
         const listening = server;
         if (!listening) return;
         const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
+        const secure = tlsServer;
+        const tlsClosed = secure && new Promise<void>((resolve) => secure.close(() => resolve()));
+        commitment?.stop();
         await waitAtMost(Promise.all(inFlight), options.drainTimeoutMs ?? 10_000);
         for (const socket of sockets) socket.destroy();
         await closed;
+        await tlsClosed;
         log.info({ event: "stopped" }, "DICOM service stopped");
       })();
       return stopping;

@@ -17,10 +17,16 @@ export class PduGuard {
   #header = new Uint8Array(6);
   #headerFilled = 0;
   #bodyLeft = 0;
+  #completed = 0;
 
   /** @param maxPduLength the Maximum Length we announce for P-DATA-TF PDUs, in bytes (PS3.8 D.1). */
   constructor(maxPduLength: number) {
     this.#maxPDataLength = maxPduLength + P_DATA_SLACK;
+  }
+
+  /** PDUs received whole so far (the association watchdog counts progress in PDUs). */
+  get completedPdus(): number {
+    return this.#completed;
   }
 
   /** Feed received bytes; returns why the stream must be cut, or undefined while it looks sane. */
@@ -31,6 +37,7 @@ export class PduGuard {
         const take = Math.min(this.#bodyLeft, chunk.length - at);
         this.#bodyLeft -= take;
         at += take;
+        if (this.#bodyLeft === 0) this.#completed += 1;
         continue;
       }
       const take = Math.min(6 - this.#headerFilled, chunk.length - at);
@@ -45,6 +52,7 @@ export class PduGuard {
       const limit = type === P_DATA_TF ? this.#maxPDataLength : MAX_OTHER_PDU_LENGTH;
       if (length > limit) return `PDU type ${type} announces ${length} bytes, limit ${limit}`;
       this.#bodyLeft = length;
+      if (length === 0) this.#completed += 1;
     }
     return undefined;
   }

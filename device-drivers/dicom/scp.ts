@@ -10,11 +10,14 @@ import type { association, requests, responses } from "dcmjs-dimse";
 import dimse from "dcmjs-dimse";
 import type { Logger } from "../../common/logger.ts";
 import type { InstanceSink, InstanceSource, WorklistSource } from "../types.ts";
+import type { Admitter, KnownDevice } from "./admission.ts";
 import { decideContexts, isCalledAeTitleOurs } from "./association-policy.ts";
-import { ASSOCIATE_REJECT, CONTEXT_RESULT, STATUS } from "./constants.ts";
+import { AssociationWatchdog } from "./association-watchdog.ts";
+import { ABORT, ASSOCIATE_REJECT, CONTEXT_RESULT, STATUS } from "./constants.ts";
 import { buildPart10Header } from "./part10.ts";
 import { PduGuard } from "./pdu-guard.ts";
 import { StagingWriter } from "./staging-writer.ts";
+import type { StorageCommitmentScp } from "./storage-commitment.ts";
 import { storeInstance } from "./store-instance.ts";
 import { WorklistFindProvider } from "./worklist-find.ts";
 
@@ -35,6 +38,12 @@ export interface ScpContext {
   associationTimeoutMs: number;
   /** Register work (a C-STORE being stored) that `stop()` waits for. */
   track(work: Promise<unknown>): void;
+  /** Allow-lists and the association limit (admission.ts); absent = everyone is admitted. */
+  admitter?: Admitter | undefined;
+  /** The peer's time to complete each PDU while it is its turn (association-watchdog.ts). */
+  idleTimeoutMs?: number | undefined;
+  /** Storage Commitment Push Model SCP; without it N-ACTIONs are refused (0118H). */
+  commitment?: StorageCommitmentScp | undefined;
 }
 
 /** dcmjs-dimse's per-connection options (its PDU timeout, in milliseconds, among them). */
@@ -53,6 +62,10 @@ export class DxgateScp extends dimse.Scp {
   #associationTimer: NodeJS.Timeout | undefined;
   #socketPaused = false;
   #instances = 0;
+  #watchdog: AssociationWatchdog | undefined;
+  #releaseSlot: (() => void) | undefined;
+  #device: KnownDevice | undefined;
+  #released = false;
 
   constructor(socket: Socket, options: ScpOptions, context: ScpContext) {
     super(socket, options);
@@ -61,12 +74,17 @@ export class DxgateScp extends dimse.Scp {
     this.#socket = socket;
     this.#remoteAddress = socket.remoteAddress ?? "";
     const guard = new PduGuard(dimse.Implementation.getMaxPduLength());
+    let pdusSeen = 0;
     socket.on("data", (chunk: Buffer) => {
       const violation = guard.accept(chunk);
       if (violation) {
         context.log.warn({ event: "protocol-violation", remoteAddress: this.#remoteAddress, violation });
         socket.destroy();
         return;
+      }
+      if (guard.completedPdus !== pdusSeen) {
+        pdusSeen = guard.completedPdus;
+        this.#watchdog?.progress();
       }
       // dcmjs-dimse writes every PDV synchronously from its 'data' listener, registered before
       // ours: now the staging writer's buffer tells whether the disk is keeping up.
@@ -106,6 +124,16 @@ export class DxgateScp extends dimse.Scp {
       this.#socket.end();
       return;
     }
+    const admission = this.#context.admitter?.admit(this.#callingAeTitle, this.#remoteAddress);
+    if (admission && !admission.admitted) {
+      this.#context.log.warn({ ...fields, event: "association-rejected", reason: admission.why });
+      // PS3.8 9.3.4; the fields are chosen in admission.ts.
+      this.sendAssociationReject(admission.result, admission.source, admission.reason);
+      this.#socket.end();
+      return;
+    }
+    this.#releaseSlot = admission?.release;
+    this.#device = admission?.device;
     const contexts = request.getPresentationContexts();
     const decisions = decideContexts(
       contexts.map(({ id, context }) => ({
@@ -131,6 +159,9 @@ export class DxgateScp extends dimse.Scp {
       "association accepted",
     );
     this.#acceptAnnouncingOurMaxPdu(request);
+    if (this.#context.idleTimeoutMs) {
+      this.#watchdog = new AssociationWatchdog(this.#context.idleTimeoutMs, () => this.#idleAbort());
+    }
   }
 
   /**
@@ -147,6 +178,7 @@ export class DxgateScp extends dimse.Scp {
 
   override associationReleaseRequested(): void {
     // PS3.8 7.2: answer A-RELEASE-RQ with A-RELEASE-RP; the requestor then closes the connection.
+    this.#released = true;
     this.sendAssociationReleaseResponse();
   }
 
@@ -199,7 +231,11 @@ export class DxgateScp extends dimse.Scp {
   ): void {
     // The dataset stays on disk: dcmjs-dimse gets an empty Dataset, and the C-STORE handler finds the
     // file through the request. 'finish' means the file is complete, fsynced and closed.
-    const done = () => callback(new dimse.Dataset({}, context.getAcceptedTransferSyntaxUid()));
+    const ourTurn = this.#hold(); // the peer waits while the staging file is fsynced
+    const done = () => {
+      ourTurn();
+      callback(new dimse.Dataset({}, context.getAcceptedTransferSyntaxUid()));
+    };
     if (writable.writableFinished) done();
     else writable.once("finish", done);
   }
@@ -212,7 +248,9 @@ export class DxgateScp extends dimse.Scp {
     this.#staged.delete(request);
     if (this.#receiving === writer) this.#receiving = undefined;
     const response = dimse.responses.CStoreResponse.fromRequest(request);
+    const ourTurn = this.#hold();
     const respond = (status: number, errorComment: string) => {
+      ourTurn();
       response.setStatus(status);
       if (errorComment) response.setErrorComment(errorComment);
       callback(response);
@@ -251,6 +289,48 @@ export class DxgateScp extends dimse.Scp {
     this.#context.track(work);
   }
 
+  override nActionRequest(
+    request: requests.NActionRequest,
+    callback: (response: responses.NActionResponse) => void,
+  ): void {
+    const commitment = this.#context.commitment;
+    if (!commitment) {
+      const response = dimse.responses.NActionResponse.fromRequest(request);
+      response.setStatus(0x0118); // PS3.7 10.1.4.1.10: No such SOP Class
+      callback(response);
+      return;
+    }
+    // PS3.4 J.3.2: storage-commitment.ts answers now and reports later.
+    commitment.nAction(request, callback, {
+      callingAeTitle: this.#callingAeTitle,
+      remoteAddress: this.#remoteAddress,
+      device: this.#device,
+      sendOnAssociation: (report) => {
+        if (this.#released || this.#socket.destroyed || !this.#socket.writable) return false;
+        this.sendRequests(report);
+        return true;
+      },
+    });
+  }
+
+  /** It is our turn (the peer waits for us): the idle clock stops until the returned function runs. */
+  #hold(): () => void {
+    return this.#watchdog?.hold() ?? (() => undefined);
+  }
+
+  /** Slow-loris or idle peer: A-ABORT (PS3.8 9.3.8, source UL service-provider), then close. */
+  #idleAbort(): void {
+    this.#context.log.warn({
+      event: "association-idle-timeout",
+      callingAeTitle: this.#callingAeTitle,
+      remoteAddress: this.#remoteAddress,
+      timeoutMs: this.#context.idleTimeoutMs,
+    });
+    this.sendAbort(ABORT.sourceServiceProvider, ABORT.reasonNotSpecified);
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), 1_000).unref();
+  }
+
   override abort(source: number, reason: number): void {
     this.#context.log.warn({
       event: "association-aborted",
@@ -273,12 +353,14 @@ export class DxgateScp extends dimse.Scp {
     if (!writer || this.#socketPaused || !writer.writableNeedDrain) return;
     this.#socketPaused = true;
     this.#socket.pause();
+    const ourTurn = this.#hold(); // we stopped reading: the peer cannot make progress
     this.#context.log.debug(
       { event: "backpressure", remoteAddress: this.#remoteAddress, bufferedBytes: writer.writableLength },
       "network paused until the staging file catches up",
     );
     const resume = () => {
       writer.off("drain", resume).off("finish", resume).off("close", resume);
+      ourTurn();
       this.#socketPaused = false;
       if (!this.#socket.destroyed) this.#socket.resume();
     };
@@ -288,6 +370,8 @@ export class DxgateScp extends dimse.Scp {
 
   #closed(): void {
     clearTimeout(this.#associationTimer);
+    this.#watchdog?.stop();
+    this.#releaseSlot?.();
     const writer = this.#receiving;
     this.#receiving = undefined;
     // A dataset cut off mid-way (abort, dropped link) was never acknowledged: drop its file.
