@@ -14,6 +14,12 @@ export const GATEWAY_ERRORS = {
   SPOOL_WRITE_FAILED: 500,
   /** No such study at this box. */
   STUDY_NOT_FOUND: 404,
+  /** POST /api/registrations: a field is missing or invalid; `details.field` names it. */
+  REGISTRATION_INVALID: 400,
+  /** POST /api/registrations: an open registration already has this accession number. */
+  ACCESSION_NUMBER_IN_USE: 409,
+  /** No such registration at this box. */
+  REGISTRATION_NOT_FOUND: 404,
 } as const;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
