@@ -11,7 +11,8 @@ import { DxgateError } from "./errors.ts";
 export interface EnvOverride {
   env: string;
   key: string;
-  type: "string" | "integer" | "boolean" | "number";
+  /** "list": comma-separated, each item trimmed, empty items dropped (e.g. several folders). */
+  type: "string" | "integer" | "boolean" | "number" | "list";
 }
 
 export interface LoadConfigOptions {
@@ -93,6 +94,11 @@ function parseEnv(text: string, type: EnvOverride["type"]): unknown {
       if (/^(1|true|yes|on)$/i.test(text)) return true;
       if (/^(0|false|no|off)$/i.test(text)) return false;
       return undefined;
+    case "list":
+      return text
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== "");
   }
 }
 

@@ -7,10 +7,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "../common/logger.ts";
-import { createDicomService } from "../device-drivers/index.ts";
+import { createDicomService, createMediaImporter } from "../device-drivers/index.ts";
 import { createUploader } from "../uploader/index.ts";
 import { createApi } from "./api/routes.ts";
 import type { GatewayConfig } from "./config.ts";
+import { addImportRoutes } from "./imports/import-routes.ts";
+import { registrationLinker } from "./registrations/registration-link.ts";
+import { addRegistrationRoutes } from "./registrations/registration-routes.ts";
+import { RegistrationStore } from "./registrations/registration-store.ts";
 import { FileReportInbox } from "./reports/report-inbox.ts";
 import { DiskReserve } from "./spool/disk-reserve.ts";
 import { Spool } from "./spool/spool.ts";
@@ -33,7 +37,15 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
   });
   const spool = new Spool(spoolRoot, { reserve });
   const index = new StudyIndex(config.dataDir);
+  const registrations = new RegistrationStore({
+    dataDir: config.dataDir,
+    log: log.child({ ns: "registrations" }),
+    expireAtEndOfDay: config.worklist.expireAtEndOfDay,
+    retentionHours: config.worklist.retentionHours,
+    studyState: (uid) => studies.get(uid)?.state,
+  });
   const studies = new StudyService({
+    linkRegistration: registrationLinker(registrations),
     spool,
     index,
     log: log.child({ ns: "studies" }),
@@ -47,6 +59,7 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     host: config.dicom.host,
     port: config.dicom.port,
     sink: studies,
+    worklist: registrations,
     log: log.child({ ns: "dicom" }),
   });
   const uploader = createUploader({
@@ -66,8 +79,19 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     siteId: config.siteId,
     uploaderConnected: () => uploader.isConnected(),
   });
+  addRegistrationRoutes(api, registrations);
+  const importer = createMediaImporter({
+    sink: studies,
+    log: log.child({ ns: "imports" }),
+    stateDir: join(config.dataDir, "imports"),
+    folders: config.import.folders,
+    usbMountRoot: config.import.usbMountRoot,
+    scanIntervalMs: config.import.scanIntervalMs,
+  });
+  addImportRoutes(api, importer);
   let http: Server | undefined;
   let dicomStarted = false;
+  let importerStarted = false;
   let uploaderStarted = false;
 
   return {
@@ -75,6 +99,7 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     async start() {
       const { discardedStagingFiles } = await spool.open();
       await index.open();
+      await registrations.open();
       const reconciled = await studies.reconcile();
       const reports = await inbox.restore();
       log.info({ ...reconciled, reports, discardedStagingFiles }, "spool and index reconciled");
@@ -97,10 +122,13 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
 
       await uploader.start();
       uploaderStarted = true;
+      await importer.start();
+      importerStarted = true;
       return { dicomPort, httpPort };
     },
     async stop() {
       // Reverse order: stop taking instances, then stop sending, then stop answering.
+      if (importerStarted) await importer.stop();
       if (dicomStarted) await dicom.stop();
       if (uploaderStarted) await uploader.stop();
       if (http) {

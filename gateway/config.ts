@@ -27,6 +27,10 @@ export interface GatewayConfig {
   };
   /** Free space (MiB) kept on the spool's disk: below it, new instances are refused (A700). */
   spool: { reserveMb: number };
+  /** Folder and USB import (device-drivers/media): watched folders, the stick mount root, poll interval. */
+  import: { folders: string[]; usbMountRoot: string; scanIntervalMs: number };
+  /** Modality Worklist: when a registration stops being offered (end of its local day, or after N hours). */
+  worklist: { expireAtEndOfDay: boolean; retentionHours: number };
   log: { level: string };
 }
 
@@ -126,6 +130,44 @@ export const GATEWAY_CONFIG_SCHEMA = {
         },
       },
     },
+    import: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        folders: {
+          type: "array",
+          items: { type: "string", minLength: 1 },
+          default: [],
+          description: "folders to import DICOM files from (never modified)",
+        },
+        usbMountRoot: {
+          type: "string",
+          default: "/media",
+          description: "media mounted below this are imported once per insertion; empty = none",
+        },
+        scanIntervalMs: { type: "integer", minimum: 100, maximum: 3600000, default: 3000 },
+      },
+    },
+    worklist: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        expireAtEndOfDay: {
+          type: "boolean",
+          default: true,
+          description: "a registration leaves the worklist at midnight after its scheduled day",
+        },
+        retentionHours: {
+          type: "integer",
+          minimum: 1,
+          maximum: 720,
+          default: 24,
+          description: "when expireAtEndOfDay is false: hours after the scheduled time",
+        },
+      },
+    },
     log: {
       type: "object",
       additionalProperties: false,
@@ -152,6 +194,9 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_UPLOAD_ACK_TIMEOUT_MS", key: "upload.ackTimeoutMs", type: "integer" },
   { env: "DXGATE_UPLOAD_RETRY_BASE_MS", key: "upload.retryBaseMs", type: "integer" },
   { env: "DXGATE_SPOOL_RESERVE_MB", key: "spool.reserveMb", type: "integer" },
+  { env: "DXGATE_IMPORT_FOLDERS", key: "import.folders", type: "list" },
+  { env: "DXGATE_IMPORT_USB_MOUNT_ROOT", key: "import.usbMountRoot", type: "string" },
+  { env: "DXGATE_IMPORT_SCAN_INTERVAL_MS", key: "import.scanIntervalMs", type: "integer" },
   { env: "DXGATE_LOG_LEVEL", key: "log.level", type: "string" },
 ];
 

@@ -20,6 +20,8 @@ export const GATEWAY_ERRORS = {
   ACCESSION_NUMBER_IN_USE: 409,
   /** No such registration at this box. */
   REGISTRATION_NOT_FOUND: 404,
+  /** No import job with that id (jobs are kept in memory, the last 100, until a restart). */
+  IMPORT_NOT_FOUND: 404,
 } as const;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
