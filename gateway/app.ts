@@ -42,7 +42,7 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     log: log.child({ ns: "registrations" }),
     expireAtEndOfDay: config.worklist.expireAtEndOfDay,
     retentionHours: config.worklist.retentionHours,
-    studyState: (uid) => studies.get(uid)?.state,
+    studyState: (uid): string | undefined => studies.get(uid)?.state,
   });
   const studies = new StudyService({
     linkRegistration: registrationLinker(registrations),

@@ -33,6 +33,7 @@ function summary(record: StudyRecord) {
     uploadAttempts: record.uploadAttempts,
     lastError: record.lastError,
     report: record.report,
+    registrationId: record.registrationId ?? null,
   };
 }
 

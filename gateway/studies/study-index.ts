@@ -34,6 +34,8 @@ export interface StudyRecord extends Stateful {
   uploadAttempts: number;
   lastError: string | null;
   report: StudyReport | null;
+  /** The registration (POST /api/registrations) this study was scheduled by, once linked. */
+  registrationId?: string;
 }
 
 interface IndexData {

@@ -27,6 +27,8 @@ export interface StudyServiceOptions {
   quietPeriodMs: number;
   defaultPriority: Priority;
   ecgPriority: Priority;
+  /** Finds the registration an instance belongs to (gateway/registrations/registration-link.ts). */
+  linkRegistration?: (attributes: ReceivedInstance["attributes"]) => string | undefined;
   now?: () => Date;
 }
 
@@ -104,6 +106,7 @@ export class StudyService implements InstanceSink, OutboundQueue {
     if (outcome === "stored") record.instanceCount += 1;
     record.totalBytes += size - previousSize;
     this.#mergeAttributes(record, stored);
+    record.registrationId ??= this.#o.linkRegistration?.(instance.attributes);
     record.lastInstanceAt = arrivedAt.toISOString();
     this.#scheduleReady(uid, this.#o.quietPeriodMs);
     this.#saveInBackground();
