@@ -72,7 +72,8 @@ export async function importFile(path: string, kind: FileKind, deps: ImportFileD
     return { outcome: result.status === "stored" ? "imported" : "duplicate" };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    deps.log.warn({ event: "import-file-error", code, error: (error as Error).message }, "import failed");
+    // The error's message names the file, and file names on exports are often patient names: log the code.
+    deps.log.warn({ event: "import-file-error", code: code ?? (error as Error).name }, "import failed");
     return {
       outcome: "failed",
       reason: `cannot read or store (${code ?? "error"}); will retry`,

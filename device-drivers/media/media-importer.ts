@@ -176,6 +176,7 @@ class Importer implements MediaImporter {
         ready.push(file);
       }
     }
+    this.#forgetVanished(folder, listing.files);
     if (ready.length === 0) return;
     const candidates = await this.#probe(ready);
     const dicom = candidates.filter(({ kind }) => isDicom(kind));
@@ -188,6 +189,15 @@ class Importer implements MediaImporter {
     job.skipped = candidates.length - dicom.length;
     const stopped = await this.#importAll(job, dicom, true);
     this.#finish(job, stopped ? "gateway stopped before the import finished" : undefined);
+  }
+
+  /** Files deleted before they were imported leave no observation behind. */
+  #forgetVanished(folder: string, files: FoundFile[]): void {
+    const listed = new Set(files.map((file) => file.path));
+    const prefix = folder.endsWith("/") ? folder : `${folder}/`;
+    for (const map of [this.#observed, this.#retryAt]) {
+      for (const path of map.keys()) if (path.startsWith(prefix) && !listed.has(path)) map.delete(path);
+    }
   }
 
   async #scanMounts(root: string): Promise<void> {
