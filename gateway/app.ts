@@ -10,6 +10,7 @@ import type { Logger } from "../common/logger.ts";
 import { createDicomService, createMediaImporter } from "../device-drivers/index.ts";
 import { createUploader } from "../uploader/index.ts";
 import { createApi } from "./api/routes.ts";
+import { dicomAccessOptions } from "./commitment/dicom-options.ts";
 import type { GatewayConfig } from "./config.ts";
 import { addImportRoutes } from "./imports/import-routes.ts";
 import { registrationLinker } from "./registrations/registration-link.ts";
@@ -61,6 +62,7 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     sink: studies,
     worklist: registrations,
     log: log.child({ ns: "dicom" }),
+    ...dicomAccessOptions(config.dicom, { spool, studies }),
   });
   const uploader = createUploader({
     brokerUrl: config.broker.url,

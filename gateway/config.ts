@@ -10,7 +10,20 @@ export interface GatewayConfig {
   siteId: string;
   countyId: string;
   dataDir: string;
-  dicom: { aeTitle: string; host: string; port: number };
+  dicom: {
+    aeTitle: string;
+    host: string;
+    port: number;
+    /** Known modalities (device-drivers/dicom/admission.ts). */
+    devices: Array<{ aeTitle: string; hosts?: string[]; name?: string; port?: number }>;
+    /** Unset: admit unknown Calling AE Titles only while `devices` is empty. */
+    allowUnknown?: boolean;
+    maxAssociations: number;
+    idleTimeoutMs: number;
+    tls?: { port: number; cert: string; key: string; ca?: string; requireClientCert: boolean };
+    commitment: "stored" | "delivered";
+    commitmentWaitMs: number;
+  };
   http: { host: string; port: number };
   broker: { url: string };
   studies: {
@@ -60,6 +73,61 @@ export const GATEWAY_CONFIG_SCHEMA = {
         aeTitle: { type: "string", pattern: "^[ -~]{1,16}$", not: { pattern: "\\\\" }, default: "DXGATE" },
         host: { type: "string", default: "0.0.0.0", description: "address the DICOM SCP listens on" },
         port: { ...PORT, default: 11112 },
+        devices: {
+          type: "array",
+          default: [],
+          description: "known modalities; when non-empty, other Calling AE Titles are refused",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["aeTitle"],
+            properties: {
+              aeTitle: { type: "string", pattern: "^[ -~]{1,16}$", not: { pattern: "\\\\" } },
+              hosts: {
+                type: "array",
+                items: { type: "string", pattern: "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$" },
+                description: "IP addresses or CIDR blocks it may connect from; absent = any",
+              },
+              name: { type: "string", maxLength: 64 },
+              port: { ...PORT, minimum: 1, description: "its storage commitment listener" },
+            },
+          },
+        },
+        allowUnknown: {
+          type: "boolean",
+          description: "admit Calling AE Titles not in devices; default: true while devices is empty",
+        },
+        maxAssociations: { type: "integer", minimum: 1, maximum: 1000, default: 16 },
+        idleTimeoutMs: {
+          type: "integer",
+          minimum: 100,
+          maximum: 3600000,
+          default: 60000,
+          description: "abort an association whose peer completes no PDU for this long",
+        },
+        tls: {
+          type: "object",
+          additionalProperties: false,
+          required: ["port", "cert", "key"],
+          properties: {
+            port: PORT,
+            cert: { type: "string", minLength: 1, description: "PEM certificate file" },
+            key: { type: "string", minLength: 1, description: "PEM private key file" },
+            ca: { type: "string", minLength: 1, description: "PEM CA file for client certificates" },
+            requireClientCert: { type: "boolean", default: false },
+          },
+        },
+        commitment: {
+          enum: ["stored", "delivered"],
+          default: "stored",
+          description: "storage commitment confirms instances stored at the box, or delivered to the county",
+        },
+        commitmentWaitMs: {
+          type: "integer",
+          minimum: 0,
+          default: 3600000,
+          description: "wait this long for instances not yet committable, then report them failed",
+        },
       },
     },
     http: {
@@ -186,6 +254,10 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_DICOM_AE_TITLE", key: "dicom.aeTitle", type: "string" },
   { env: "DXGATE_DICOM_HOST", key: "dicom.host", type: "string" },
   { env: "DXGATE_DICOM_PORT", key: "dicom.port", type: "integer" },
+  { env: "DXGATE_DICOM_ALLOW_UNKNOWN", key: "dicom.allowUnknown", type: "boolean" },
+  { env: "DXGATE_DICOM_MAX_ASSOCIATIONS", key: "dicom.maxAssociations", type: "integer" },
+  { env: "DXGATE_DICOM_IDLE_TIMEOUT_MS", key: "dicom.idleTimeoutMs", type: "integer" },
+  { env: "DXGATE_DICOM_COMMITMENT", key: "dicom.commitment", type: "string" },
   { env: "DXGATE_HTTP_HOST", key: "http.host", type: "string" },
   { env: "DXGATE_HTTP_PORT", key: "http.port", type: "integer" },
   { env: "DXGATE_BROKER_URL", key: "broker.url", type: "string" },
