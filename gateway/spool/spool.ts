@@ -13,14 +13,9 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  fsyncDirectory,
-  fsyncFile,
-  temporaryPathBeside,
-  writeFileDurable,
-} from "../../common/durable-file.ts";
+import { fsyncDirectory, fsyncFile, temporaryPathBeside } from "../../common/durable-file.ts";
 import type { InstanceAttributes, InstanceSource, ReceivedInstance } from "../../device-drivers/index.ts";
 import { BelowReserveError, type DiskReserve } from "./disk-reserve.ts";
 
@@ -143,14 +138,14 @@ export class Spool {
     // lose the whole directory after the modality was told success.
     if (await mkdir(studyDir, { recursive: true })) await fsyncDirectory(this.#studiesDir);
 
-    // Get the bytes onto the spool's filesystem, fsynced, under a temporary name.
+    // Get the bytes onto the spool's filesystem under a temporary name (fsynced below, with the
+    // sidecar; a directory fsync is only needed once, after the final renames).
     let staged: string;
     if (instance.part10.kind === "file") {
       staged = instance.part10.path;
-      await fsyncFile(staged);
     } else {
       staged = temporaryPathBeside(target);
-      await writeFileDurable(staged, instance.part10.bytes);
+      await writeFileSynced(staged, instance.part10.bytes);
     }
     const size = (await stat(staged)).size;
 
@@ -168,7 +163,19 @@ export class Spool {
     };
     const sidecarPath = target.replace(/\.dcm$/, ".json");
     const sidecarTemp = temporaryPathBeside(sidecarPath);
-    await writeFileDurable(sidecarTemp, `${JSON.stringify(sidecar)}\n`);
+    // Two independent files: fsync them at once, so the instance waits for one flush, not two. (A
+    // file the driver already fsynced costs little; the contract asks for it, we do not trust it.)
+    const synced = await Promise.allSettled([
+      instance.part10.kind === "file" ? fsyncFile(staged) : Promise.resolve(),
+      writeFileSynced(sidecarTemp, `${JSON.stringify(sidecar)}\n`),
+    ]);
+    const failed = synced.find((result) => result.status === "rejected");
+    if (failed) {
+      await rm(sidecarTemp, { force: true });
+      // A file the driver staged is the driver's to remove; bytes we wrote here are ours.
+      if (instance.part10.kind === "bytes") await rm(staged, { force: true });
+      throw failed.reason;
+    }
     // Sidecar first, then the instance, then one directory fsync makes both renames durable.
     await rename(sidecarTemp, sidecarPath);
     await rename(staged, target);
@@ -204,6 +211,20 @@ export class Spool {
     }
     return instances;
   }
+}
+
+/** Create `path` with `data` and fsync it; no directory fsync (the caller renames it and does that). */
+async function writeFileSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const handle = await open(path, "wx", 0o640);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await rm(path, { force: true });
+    throw error;
+  }
+  await handle.close();
 }
 
 export async function sha256OfFile(path: string): Promise<string> {
