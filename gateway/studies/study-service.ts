@@ -17,6 +17,7 @@ import {
   type SpooledInstance,
   sha256OfFile,
 } from "../spool/spool.ts";
+import { studyDescriptor } from "./study-descriptor.ts";
 import type { StudyIndex, StudyRecord } from "./study-index.ts";
 import { initialState, type StudyState, transition } from "./study-states.ts";
 
@@ -207,17 +208,7 @@ export class StudyService implements InstanceSink, OutboundQueue {
       const instances = await this.#o.spool.listStudy(record.studyInstanceUid);
       if (instances.length === 0) continue;
       return {
-        study: {
-          studyInstanceUid: record.studyInstanceUid,
-          priority: record.priority,
-          modalities: record.modalities,
-          patient: record.patient,
-          studyDate: record.studyDate,
-          studyTime: record.studyTime,
-          studyDescription: record.studyDescription,
-          accessionNumber: record.accessionNumber,
-          receivedAt: record.firstInstanceAt,
-        },
+        study: studyDescriptor(record),
         instances: await Promise.all(instances.map((i) => this.#outboundInstance(i))),
       };
     }

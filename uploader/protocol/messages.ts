@@ -19,6 +19,26 @@ export const PRIORITY_RANK: Readonly<Record<Priority, number>> = Object.freeze({
 export const MAX_JSON_MESSAGE_BYTES = 1024 * 1024;
 /** Largest chunk payload (data bytes) a sender may use and a receiver accepts. */
 export const MAX_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Longest text the manifest carries per descriptive field (characters). These are deliberately
+ * wider than the DICOM VR limits: real devices send old-style dates ("1998.01.01"), over-long
+ * descriptions and padded values, and a study must never be stuck at the box because one text
+ * field is odd. Senders clip to these limits (`clipStudyText`); UIDs stay strict.
+ */
+export const STUDY_TEXT_LIMITS = Object.freeze({
+  short: 64,
+  modality: 64,
+  patientId: 256,
+  patientName: 1024,
+  description: 1024,
+});
+
+/** Clip a descriptive value to `limit` characters (never splitting a surrogate pair). */
+export function clipStudyText(value: string, limit: number): string {
+  const chars = Array.from(value);
+  return chars.length <= limit ? value : chars.slice(0, limit).join("");
+}
+
 /** Most instances one manifest may list. */
 export const MAX_INSTANCES_PER_STUDY = 20000;
 
@@ -162,16 +182,22 @@ export const SCHEMAS: Readonly<Record<MessageType, object>> = Object.freeze({
         properties: {
           studyInstanceUid: UID,
           priority: { enum: [...PRIORITIES] },
-          modalities: { type: "array", maxItems: 16, items: TEXT(16) },
+          modalities: { type: "array", maxItems: 16, items: TEXT(STUDY_TEXT_LIMITS.modality) },
           patient: {
             type: "object",
             required: ["id", "name", "sex", "birthDate", "age"],
-            properties: { id: TEXT(64), name: TEXT(324), sex: TEXT(16), birthDate: TEXT(8), age: TEXT(4) },
+            properties: {
+              id: TEXT(STUDY_TEXT_LIMITS.patientId),
+              name: TEXT(STUDY_TEXT_LIMITS.patientName),
+              sex: TEXT(STUDY_TEXT_LIMITS.short),
+              birthDate: TEXT(STUDY_TEXT_LIMITS.short),
+              age: TEXT(STUDY_TEXT_LIMITS.short),
+            },
           },
-          studyDate: TEXT(8),
-          studyTime: TEXT(16),
-          studyDescription: TEXT(256),
-          accessionNumber: TEXT(16),
+          studyDate: TEXT(STUDY_TEXT_LIMITS.short),
+          studyTime: TEXT(STUDY_TEXT_LIMITS.short),
+          studyDescription: TEXT(STUDY_TEXT_LIMITS.description),
+          accessionNumber: TEXT(STUDY_TEXT_LIMITS.short),
           receivedAt: TIME,
         },
       },
