@@ -34,8 +34,8 @@ export interface ReceivedInstance {
   source: InstanceSource;
   /**
    * The Part 10 bytes, or a file the driver already streamed them to. Such a file must lie on the
-   * sink's filesystem: take its path from `InstanceSink.stagingPath()`, and fsync it before the
-   * call. Ownership: on `stored` or `duplicate` the sink owns the file (moves or deletes it); on
+   * sink's filesystem: take its path from `InstanceSink.stagingPath()`; the sink fsyncs it (so a
+   * driver need not: one fsync per instance, not two). Ownership: on `stored` or `duplicate` the sink owns the file (moves or deletes it); on
    * `refused` or an exception the driver deletes it.
    */
   part10: { kind: "bytes"; bytes: Uint8Array } | { kind: "file"; path: string };

@@ -61,7 +61,10 @@ export class StagingWriter extends Writable {
     );
   }
 
-  /** Flush to disk and close: the file is complete and fsynced when 'finish' is emitted. */
+  /**
+   * Close the file: it is complete when 'finish' is emitted. Not fsynced here: the sink fsyncs what
+   * it takes (one fsync per instance, not two; see InstanceSink in ../types.ts).
+   */
   override _final(callback: (error?: Error | null) => void): void {
     const handle = this.handle;
     this.handle = undefined;
@@ -69,16 +72,10 @@ export class StagingWriter extends Writable {
       callback();
       return;
     }
-    const sync = this.failure ? Promise.resolve() : handle.sync();
-    sync
-      .catch((error: unknown) => {
-        this.failure = asError(error);
-      })
-      .finally(() => handle.close())
-      .then(
-        () => callback(),
-        () => callback(),
-      );
+    handle.close().then(
+      () => callback(),
+      () => callback(),
+    );
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

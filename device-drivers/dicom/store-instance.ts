@@ -11,7 +11,7 @@ import { STATUS } from "./constants.ts";
 import { MalformedDatasetError } from "./dataset-scanner.ts";
 
 export interface StagedInstance {
-  /** The complete, fsynced Part 10 file (undefined when staging never got a path). */
+  /** The complete Part 10 file (the sink fsyncs it) (undefined when staging never got a path). */
   path: string | undefined;
   /** Why staging failed, if it did: the file is incomplete. */
   failure: Error | undefined;

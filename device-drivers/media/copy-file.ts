@@ -24,7 +24,7 @@ export async function hashFile(path: string): Promise<Digest> {
 
 /**
  * Copy `source` to the new file `target` (which must not exist), optionally after `prefix` bytes,
- * and fsync it. Returns the digest of the source bytes alone, so the caller can tell whether the
+ * (not fsynced: the sink fsyncs what it takes, see InstanceSink). Returns the digest of the source bytes alone, so the caller can tell whether the
  * file changed since it was hashed.
  */
 export async function copyFileDurable(source: string, target: string, prefix?: Uint8Array): Promise<Digest> {
@@ -38,7 +38,6 @@ export async function copyFileDurable(source: string, target: string, prefix?: U
       size += chunk.length;
       await out.write(chunk);
     }
-    await out.sync();
   } finally {
     await out.close();
   }

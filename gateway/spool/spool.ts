@@ -163,8 +163,8 @@ export class Spool {
     };
     const sidecarPath = target.replace(/\.dcm$/, ".json");
     const sidecarTemp = temporaryPathBeside(sidecarPath);
-    // Two independent files: fsync them at once, so the instance waits for one flush, not two. (A
-    // file the driver already fsynced costs little; the contract asks for it, we do not trust it.)
+    // Two independent files: fsync them at once, so the instance waits for one flush, not two.
+    // Drivers hand over staged files unsynced (InstanceSink contract): this is their one fsync.
     const synced = await Promise.allSettled([
       instance.part10.kind === "file" ? fsyncFile(staged) : Promise.resolve(),
       writeFileSynced(sidecarTemp, `${JSON.stringify(sidecar)}\n`),
