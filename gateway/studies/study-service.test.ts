@@ -236,3 +236,41 @@ test("a report is stored durably, marks the delivered study reported, and is ide
   assert.equal(stored.findings, "No abnormality");
   await assert.rejects(inbox.accept({ ...report, reportId: "../escape" }));
 });
+
+test("stored instances reach the index file in one coalesced background save, and stop() flushes it", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "dxgate-studies-"));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const indexPath = join(dataDir, "index", "studies.json");
+  const savedCount = async (uid: string): Promise<number | undefined> => {
+    const text = await readFile(indexPath, "utf8").catch(() => undefined);
+    if (!text) return undefined;
+    const saved = JSON.parse(text) as { studies: Record<string, { instanceCount: number }> };
+    return saved.studies[uid]?.instanceCount;
+  };
+  const open = async (indexSaveDelayMs: number) => {
+    const spool = new Spool(join(dataDir, "spool"));
+    await spool.open();
+    const index = new StudyIndex(dataDir);
+    await index.open();
+    return new StudyService({
+      spool,
+      index,
+      log: silentLogger(),
+      quietPeriodMs: 60_000,
+      defaultPriority: "routine",
+      ecgPriority: "urgent",
+      indexSaveDelayMs,
+    });
+  };
+
+  const service = await open(20);
+  for (let i = 0; i < 3; i += 1) await service.store(instance("1.2.3.60"));
+  while ((await savedCount("1.2.3.60")) !== 3) await sleep(10);
+  await service.stop();
+
+  // A save still pending when the service stops is written by stop().
+  const again = await open(60_000);
+  await again.store(instance("1.2.3.61"));
+  await again.stop();
+  assert.equal(await savedCount("1.2.3.61"), 1);
+});

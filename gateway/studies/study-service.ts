@@ -30,6 +30,12 @@ export interface StudyServiceOptions {
   ecgPriority: Priority;
   /** Finds the registration an instance belongs to (gateway/registrations/registration-link.ts). */
   linkRegistration?: (attributes: ReceivedInstance["attributes"]) => string | undefined;
+  /**
+   * After a stored instance, the index is saved in the background at most this long later, one save
+   * for every instance stored meanwhile (default 1000 ms). The index may lag the spool by that much:
+   * the spool is the source of truth and `reconcile()` recounts from it after a crash.
+   */
+  indexSaveDelayMs?: number;
   now?: () => Date;
 }
 
@@ -42,6 +48,8 @@ export class StudyService implements InstanceSink, OutboundQueue {
   readonly #readyListeners: Array<() => void> = [];
   /** SHA-256 per file, keyed by path, size and receive time, so retries do not re-hash. */
   readonly #hashes = new Map<string, string>();
+  /** The pending background save of the index (see `indexSaveDelayMs`). */
+  #saveTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
   constructor(options: StudyServiceOptions) {
@@ -189,6 +197,8 @@ export class StudyService implements InstanceSink, OutboundQueue {
     this.#stopped = true;
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
     return this.#o.index.save();
   }
 
@@ -339,9 +349,18 @@ export class StudyService implements InstanceSink, OutboundQueue {
     for (const listener of this.#readyListeners) listener();
   }
 
+  /**
+   * The whole index is rewritten and fsynced on every save: coalesce the saves after stored instances
+   * into one per `indexSaveDelayMs`, so a burst of small instances costs one index write, not one each.
+   */
   #saveInBackground(): void {
-    this.#o.index
-      .save()
-      .catch((error: unknown) => this.#o.log.error({ err: error }, "study index write failed"));
+    if (this.#saveTimer || this.#stopped) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      this.#o.index
+        .save()
+        .catch((error: unknown) => this.#o.log.error({ err: error }, "study index write failed"));
+    }, this.#o.indexSaveDelayMs ?? 1000);
+    this.#saveTimer.unref();
   }
 }
