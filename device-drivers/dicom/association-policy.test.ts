@@ -26,7 +26,20 @@ test("an encapsulated or deflated syntax proposed alone is accepted as is", () =
   for (const uid of [JPEG_LOSSLESS, JPEG_2000, RLE, DEFLATED, BIG_ENDIAN]) {
     assert.equal(chooseTransferSyntax([uid]), uid);
   }
-  assert.equal(chooseTransferSyntax([JPEG_2000, JPEG_LOSSLESS]), JPEG_2000, "the first proposed");
+  assert.equal(chooseTransferSyntax([JPEG_2000, RLE]), JPEG_2000, "the first lossless one proposed");
+});
+
+test("a lossy syntax is taken only when nothing lossless is offered in that context", () => {
+  const JPEG_BASELINE = "1.2.840.10008.1.2.4.50";
+  const JPEG_2000_LOSSY = "1.2.840.10008.1.2.4.91";
+  assert.equal(chooseTransferSyntax([JPEG_BASELINE, JPEG_LOSSLESS]), JPEG_LOSSLESS);
+  assert.equal(chooseTransferSyntax([JPEG_2000_LOSSY, JPEG_BASELINE, RLE]), RLE);
+  assert.equal(chooseTransferSyntax([JPEG_BASELINE, EXPLICIT]), EXPLICIT);
+  assert.equal(
+    chooseTransferSyntax([JPEG_2000_LOSSY, JPEG_BASELINE]),
+    JPEG_2000_LOSSY,
+    "lossy only: the first",
+  );
 });
 
 test("private transfer syntaxes are refused", () => {

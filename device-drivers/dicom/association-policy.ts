@@ -59,17 +59,46 @@ export function isServedAbstractSyntax(abstractSyntaxUid: string): boolean {
 }
 
 /**
- * Explicit VR Little Endian first (it carries the VRs a reader needs), then Implicit VR Little Endian
- * (the default every SCU supports, PS3.5 10.1). Otherwise the first standard syntax proposed, as is:
- * we store what the modality sent and never transcode on receive, so an encapsulated (JPEG, JPEG-LS,
- * JPEG 2000, RLE) or deflated syntax is accepted. Private syntaxes are refused.
+ * Lossy transfer syntaxes (PS3.5 8.2, PS3.6 Annex A): accepted only when the SCU offers nothing
+ * lossless for that context, since diagnosis at the county must not read a degraded image the
+ * modality could have sent intact. A modality that holds only a lossy image (an exported JPEG) can
+ * still send it.
+ */
+export const LOSSY_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
+  "1.2.840.10008.1.2.4.50", // JPEG Baseline (Process 1)
+  "1.2.840.10008.1.2.4.51", // JPEG Extended (Process 2 & 4)
+  "1.2.840.10008.1.2.4.81", // JPEG-LS Near-Lossless
+  "1.2.840.10008.1.2.4.91", // JPEG 2000
+  "1.2.840.10008.1.2.4.93", // JPEG 2000 Part 2 Multi-component
+  "1.2.840.10008.1.2.4.203", // High-Throughput JPEG 2000
+  "1.2.840.10008.1.2.4.100", // MPEG2 Main Profile / Main Level …
+  "1.2.840.10008.1.2.4.101",
+  "1.2.840.10008.1.2.4.102", // MPEG-4 AVC/H.264 …
+  "1.2.840.10008.1.2.4.103",
+  "1.2.840.10008.1.2.4.104",
+  "1.2.840.10008.1.2.4.105",
+  "1.2.840.10008.1.2.4.106",
+  "1.2.840.10008.1.2.4.107", // HEVC/H.265 …
+  "1.2.840.10008.1.2.4.108",
+]);
+
+/**
+ * Our preference among what the SCU proposed in one context:
+ *   1. Explicit VR Little Endian (carries the VRs a reader needs), then Implicit VR Little Endian
+ *      (the default every SCU supports, PS3.5 10.1): the box then compresses losslessly itself and
+ *      verifies the result pixel by pixel, which it cannot do for a modality's own encoder.
+ *   2. Any other standard lossless syntax (JPEG-LS, JPEG 2000 and HTJ2K lossless, JPEG lossless,
+ *      RLE, deflate, big endian), in the order proposed.
+ *   3. A lossy syntax, in the order proposed, only if nothing lossless was offered.
+ * We store what the modality sent and never transcode on receive. Private syntaxes are refused.
  */
 export function chooseTransferSyntax(proposed: readonly string[]): string | undefined {
   if (proposed.includes(TRANSFER_SYNTAX.explicitVrLittleEndian))
     return TRANSFER_SYNTAX.explicitVrLittleEndian;
   if (proposed.includes(TRANSFER_SYNTAX.implicitVrLittleEndian))
     return TRANSFER_SYNTAX.implicitVrLittleEndian;
-  return proposed.find(
+  const standard = proposed.filter(
     (uid) => uid === STANDARD_TRANSFER_SYNTAX_ROOT || uid.startsWith(`${STANDARD_TRANSFER_SYNTAX_ROOT}.`),
   );
+  return standard.find((uid) => !LOSSY_TRANSFER_SYNTAXES.has(uid)) ?? standard[0];
 }
