@@ -6,25 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../common/logger.ts";
-import { Spool } from "../spool/spool.ts";
-import { StudyIndex } from "../studies/study-index.ts";
-import { StudyService } from "../studies/study-service.ts";
+import { openStudyService } from "../test-support.ts";
 import { createApi } from "./routes.ts";
 
 test("the API lists studies with their state and answers unknown things in the one error shape", async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "dxgate-api-"));
-  const spool = new Spool(join(dataDir, "spool"));
-  await spool.open();
-  const index = new StudyIndex(dataDir);
-  await index.open();
-  const studies = new StudyService({
-    spool,
-    index,
-    log: silentLogger(),
-    quietPeriodMs: 60_000,
-    defaultPriority: "routine",
-    ecgPriority: "urgent",
-  });
+  const { studies } = await openStudyService(dataDir);
   const api = createApi({ studies, log: silentLogger(), siteId: "site-api", uploaderConnected: () => false });
   const server = createServer(api.handle).listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));

@@ -9,25 +9,12 @@ import { Router } from "../../common/http-router.ts";
 import { silentLogger } from "../../common/logger.ts";
 import { createMediaImporter, type ImportJob } from "../../device-drivers/index.ts";
 import { treeDigest, writeMedium } from "../../test/fixtures/make-medium.ts";
-import { Spool } from "../spool/spool.ts";
-import { StudyIndex } from "../studies/study-index.ts";
-import { StudyService } from "../studies/study-service.ts";
+import { openStudyService } from "../test-support.ts";
 import { addImportRoutes } from "./import-routes.ts";
 
 test("a stick imported into the real spool: studies assembled, jobs in the API, the spool answers duplicate", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "dxgate-imports-"));
-  const spool = new Spool(join(dir, "data", "spool"));
-  await spool.open();
-  const index = new StudyIndex(join(dir, "data"));
-  await index.open();
-  const studies = new StudyService({
-    spool,
-    index,
-    log: silentLogger(),
-    quietPeriodMs: 60_000,
-    defaultPriority: "routine",
-    ecgPriority: "urgent",
-  });
+  const { spool, studies } = await openStudyService(join(dir, "data"));
   const stick = join(dir, "media", "tech", "NO_NAME");
   const medium = await writeMedium(stick, { dicomdir: true });
   const before = await treeDigest(stick);

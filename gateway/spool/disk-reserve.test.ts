@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { ReceivedInstance } from "../../device-drivers/types.ts";
+import { receivedInstance } from "../test-support.ts";
 import { BelowReserveError, DiskReserve, statfsProbe } from "./disk-reserve.ts";
 import { Spool } from "./spool.ts";
 
@@ -160,29 +161,8 @@ test("statfsProbe reads the real filesystem's available bytes", async () => {
   assert.ok(Number.isFinite(free) && free > 0);
 });
 
-function instance(sop: string, part10: ReceivedInstance["part10"]): ReceivedInstance {
-  return {
-    attributes: {
-      studyInstanceUid: "1.2.840.1",
-      seriesInstanceUid: "1.2.840.1.1",
-      sopInstanceUid: sop,
-      sopClassUid: "1.2.840.10008.5.1.4.1.1.7",
-      transferSyntaxUid: "1.2.840.10008.1.2.1",
-      modality: "OT",
-      patientId: "",
-      patientName: "",
-      patientSex: "",
-      patientBirthDate: "",
-      patientAge: "",
-      studyDate: "",
-      studyTime: "",
-      studyDescription: "",
-      accessionNumber: "",
-    },
-    source: { kind: "file", path: "/media/usb/1.dcm" },
-    part10,
-  };
-}
+const instance = (sop: string, part10: ReceivedInstance["part10"]) =>
+  receivedInstance({ sopInstanceUid: sop }, part10);
 
 test("Spool: below the reserve stagingPath() and put(bytes) refuse; a staged file is still taken", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "dxgate-reserve-"));

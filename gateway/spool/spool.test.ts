@@ -4,31 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { ReceivedInstance } from "../../device-drivers/types.ts";
+import { receivedInstance } from "../test-support.ts";
 import { InvalidInstanceError, Spool } from "./spool.ts";
 
-function instance(sop: string, part10: ReceivedInstance["part10"]): ReceivedInstance {
-  return {
-    attributes: {
-      studyInstanceUid: "1.2.840.1",
-      seriesInstanceUid: "1.2.840.1.1",
-      sopInstanceUid: sop,
-      sopClassUid: "1.2.840.10008.5.1.4.1.1.7",
-      transferSyntaxUid: "1.2.840.10008.1.2.1",
-      modality: "OT",
-      patientId: "",
-      patientName: "",
-      patientSex: "",
-      patientBirthDate: "",
-      patientAge: "",
-      studyDate: "",
-      studyTime: "",
-      studyDescription: "",
-      accessionNumber: "",
-    },
-    source: { kind: "file", path: "/media/usb/1.dcm" },
-    part10,
-  };
-}
+const instance = (sop: string, part10: ReceivedInstance["part10"]) =>
+  receivedInstance({ sopInstanceUid: sop }, part10);
 
 test("open() discards staging files a crash left behind (they were never acknowledged)", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "dxgate-spool-"));
