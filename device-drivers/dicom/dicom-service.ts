@@ -3,6 +3,7 @@
  * DxgateScp. We run our own net.Server instead of dcmjs-dimse's `Server` to bind a host, learn the
  * port chosen for port 0, set TCP_NODELAY, and drain in-flight C-STOREs on stop.
  */
+import { createRequire } from "node:module";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Server as TlsServer } from "node:tls";
 import dimse from "dcmjs-dimse";
@@ -170,8 +171,16 @@ export function createDicomService(options: DicomServiceOptions): DicomService {
  * dcmjs-dimse keeps these settings in module-wide statics: silence its console logger (we log
  * ourselves, without datasets), and state our implementation identity and PDU size.
  */
+/** The dcmjs copy dcmjs-dimse itself loads (node_modules/dcmjs-dimse/node_modules/dcmjs). */
+const dimseDcmjs = createRequire(createRequire(import.meta.url).resolve("dcmjs-dimse"))("dcmjs") as {
+  log: { setLevel(level: "silent"): void };
+};
+
 function configureDimse(maxPduLength: number | undefined): void {
   dimse.log.setLevel("silent");
+  // dcmjs-dimse parses command sets with its own copy of dcmjs, whose logger prints a stack trace
+  // to the console for every malformed command: a peer could flood stderr. Our logs say enough.
+  dimseDcmjs.log.setLevel("silent");
   dimse.Implementation.setImplementationClassUid(IMPLEMENTATION_CLASS_UID);
   dimse.Implementation.setImplementationVersion(IMPLEMENTATION_VERSION_NAME);
   if (maxPduLength !== undefined) dimse.Implementation.setMaxPduLength(maxPduLength);
