@@ -15,6 +15,7 @@ import { decideContexts, isCalledAeTitleOurs } from "./association-policy.ts";
 import { AssociationWatchdog } from "./association-watchdog.ts";
 import { ABORT, ASSOCIATE_REJECT, CONTEXT_RESULT, STATUS } from "./constants.ts";
 import { buildPart10Header } from "./part10.ts";
+import { PDataFastPath } from "./pdata-fast-path.ts";
 import { PduGuard } from "./pdu-guard.ts";
 import { StagingWriter } from "./staging-writer.ts";
 import type { StorageCommitmentScp } from "./storage-commitment.ts";
@@ -73,6 +74,7 @@ export class DxgateScp extends dimse.Scp {
     this.#worklist = new WorklistFindProvider(context.worklist, context.log);
     this.#socket = socket;
     this.#remoteAddress = socket.remoteAddress ?? "";
+    this.#routeDatasetFragments(socket);
     const guard = new PduGuard(dimse.Implementation.getMaxPduLength());
     let pdusSeen = 0;
     socket.on("data", (chunk: Buffer) => {
@@ -98,6 +100,38 @@ export class DxgateScp extends dimse.Scp {
       );
       socket.destroy();
     }, context.associationTimeoutMs);
+  }
+
+  /**
+   * Put the P-DATA-TF fast path (pdata-fast-path.ts) in place of dcmjs-dimse's socket 'data'
+   * listener, the only one registered so far, so it stays first: a dataset's middle fragments go
+   * straight to its staging file, everything else reaches dcmjs-dimse whole.
+   */
+  #routeDatasetFragments(socket: Socket): void {
+    const listeners = socket.listeners("data") as Array<(chunk: Buffer) => void>;
+    const dimseListener = listeners[0];
+    if (listeners.length !== 1 || !dimseListener) return;
+    const network = this as unknown as {
+      dimseStoreStream?: Writable;
+      lastPduTime?: number;
+      association?: Association;
+      statistics?: { addBytesReceived(bytes: number): void };
+    };
+    const fastPath = new PDataFastPath({
+      storeStream: () => {
+        const stream = network.dimseStoreStream;
+        return stream && stream === this.#receiving && !stream.writableEnded ? stream : undefined;
+      },
+      hasContext: (id) => network.association?.getPresentationContexts().some((c) => c.id === id) ?? false,
+      forward: dimseListener,
+      bypassed: (bytes) => {
+        // What dcmjs-dimse's listener records for every PDU: its PDU timeout clock and byte count.
+        network.lastPduTime = Date.now();
+        network.statistics?.addBytesReceived(bytes);
+      },
+    });
+    socket.off("data", dimseListener);
+    socket.on("data", (chunk: Buffer) => fastPath.accept(chunk));
   }
 
   override associationRequested(request: Association): void {
