@@ -13,6 +13,7 @@ import type { InstanceSink, InstanceSource, WorklistSource } from "../types.ts";
 import type { Admitter, KnownDevice } from "./admission.ts";
 import { decideContexts, isCalledAeTitleOurs } from "./association-policy.ts";
 import { AssociationWatchdog } from "./association-watchdog.ts";
+import { encodeCommandDirectly } from "./command-encoder.ts";
 import { ABORT, ASSOCIATE_REJECT, CONTEXT_RESULT, STATUS } from "./constants.ts";
 import { buildPart10Header } from "./part10.ts";
 import { PDataFastPath } from "./pdata-fast-path.ts";
@@ -219,6 +220,7 @@ export class DxgateScp extends dimse.Scp {
   override cEchoRequest(request: CEchoRequest, callback: (response: responses.CEchoResponse) => void): void {
     // PS3.7 9.3.5: the C-ECHO-RSP Status is Success when we are alive and associated.
     const response = dimse.responses.CEchoResponse.fromRequest(request);
+    encodeCommandDirectly(response);
     response.setStatus(STATUS.success);
     callback(response);
   }
@@ -282,6 +284,7 @@ export class DxgateScp extends dimse.Scp {
     this.#staged.delete(request);
     if (this.#receiving === writer) this.#receiving = undefined;
     const response = dimse.responses.CStoreResponse.fromRequest(request);
+    encodeCommandDirectly(response);
     const ourTurn = this.#hold();
     const respond = (status: number, errorComment: string) => {
       ourTurn();
