@@ -207,7 +207,29 @@ export class DxgateScp extends dimse.Scp {
   #acceptAnnouncingOurMaxPdu(request: Association): void {
     const peerMaxPduLength = request.getMaxPduLength();
     request.setMaxPduLength(dimse.Implementation.getMaxPduLength());
-    this.sendAssociationAccept();
+    try {
+      this.sendAssociationAccept();
+    } catch (error) {
+      // A legal A-ASSOCIATE-RQ can still break dcmjs-dimse's encoder: it renumbers presentation
+      // context IDs that are not ascending (255 then 1 becomes 257) and then cannot write them in
+      // one byte (dicom-fuzz.test.ts). Abort this association; never let it reach the process.
+      this.#context.log.warn(
+        { event: "association-accept-failed", remoteAddress: this.#remoteAddress, error: String(error) },
+        "could not encode A-ASSOCIATE-AC; rejecting",
+      );
+      // PS3.8 9.3.4: rejected-permanent, service-user, no reason given; then close.
+      try {
+        this.sendAssociationReject(
+          ASSOCIATE_REJECT.resultPermanent,
+          ASSOCIATE_REJECT.sourceServiceUser,
+          ASSOCIATE_REJECT.reasonNoReasonGiven,
+        );
+        this.#socket.end();
+      } catch {
+        this.#socket.destroy();
+      }
+      return;
+    }
     request.setMaxPduLength(peerMaxPduLength);
   }
 
