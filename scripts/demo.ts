@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { GATEWAY_NODE_FLAGS } from "../gateway/node-flags.ts";
 
 const root = join(import.meta.dirname, "..");
 const demoDir = resolve(process.env.DXGATE_DEMO_DIR ?? join(root, "demo-data"));
@@ -27,9 +28,10 @@ function start(
   script: string,
   env: Record<string, string>,
   services: string[],
+  nodeFlags: readonly string[] = [],
 ): Promise<Child> {
   const log = createWriteStream(join(demoDir, `${name}.log`), { flags: "a" });
-  const child = spawn(process.execPath, [join(root, script)], {
+  const child = spawn(process.execPath, [...nodeFlags, join(root, script)], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -110,6 +112,7 @@ try {
       DXGATE_QUIET_PERIOD_MS: process.env.DXGATE_QUIET_PERIOD_MS ?? "3000",
     },
     ["http", "dicom"],
+    GATEWAY_NODE_FLAGS,
   );
   children.push(gateway);
   for (const child of children) {

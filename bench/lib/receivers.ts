@@ -12,6 +12,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
+import { GATEWAY_NODE_FLAGS } from "../../gateway/node-flags.ts";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -90,7 +91,7 @@ export async function startReceiver(name: ReceiverName, dir: string): Promise<Re
     const dataDir = join(dir, "data");
     child = startChild(
       process.execPath,
-      [join(ROOT, "gateway", "main.ts")],
+      [...GATEWAY_NODE_FLAGS, join(ROOT, "gateway", "main.ts")],
       {
         DXGATE_SITE_ID: "bench",
         DXGATE_DATA_DIR: dataDir,

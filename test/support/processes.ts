@@ -37,8 +37,9 @@ export async function startProcess(
   env: Record<string, string>,
   listening: string[],
   timeoutMs = 20_000,
+  nodeFlags: readonly string[] = [],
 ): Promise<RunningProcess> {
-  const child = spawn(process.execPath, [join(ROOT, script)], {
+  const child = spawn(process.execPath, [...nodeFlags, join(ROOT, script)], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

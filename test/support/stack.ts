@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { GATEWAY_NODE_FLAGS } from "../../gateway/node-flags.ts";
 import { type RunningProcess, startProcess } from "./processes.ts";
 
 export const run = promisify(execFile);
@@ -93,6 +94,8 @@ export async function startGateway(
       ...extraEnv,
     },
     ["http", "dicom"],
+    20_000,
+    GATEWAY_NODE_FLAGS,
   );
 }
 
