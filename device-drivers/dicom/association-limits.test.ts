@@ -159,6 +159,35 @@ test("beyond maxAssociations the request is rejected transiently; a freed slot i
   assert.equal(echo.code, 0, echo.stderr);
 });
 
+test("a second A-ASSOCIATE-RQ on one connection is aborted and takes no second slot", async () => {
+  // Before the fix the second request was admitted again and overwrote the first slot's release:
+  // one slot leaked per such connection (dicom-fuzz.test.ts, "PDU 1 (A-ASSOCIATE-RQ) duplicated").
+  const limited = createDicomService({
+    host: "127.0.0.1",
+    port: 0,
+    sink,
+    log: silentLogger(),
+    admission: { maxAssociations: 2 },
+  });
+  const { port: limitedPort } = await limited.start();
+  after(() => limited.stop());
+  for (let round = 0; round < 2; round += 1) {
+    const twice = await associate(limitedPort);
+    twice.socket.write(associateRq("RAWPEER", "DXGATE"));
+    await twice.closed;
+    const abort = abortAfterAccept(twice.received());
+    assert.ok(abort, "an A-ABORT answered the second A-ASSOCIATE-RQ");
+    assert.deepEqual([abort[8], abort[9]], [2, 2], "source: UL service-provider, reason: unexpected PDU");
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Both slots are free again: two associations at once are accepted.
+  const first = await associate(limitedPort);
+  const second = await associate(limitedPort);
+  first.socket.destroy();
+  second.socket.destroy();
+  await Promise.all([first.closed, second.closed]);
+});
+
 test("after all that, echoscu is still served", async () => {
   const echo = await runTool("echoscu", ["-aec", "DXGATE", "127.0.0.1", String(port)]);
   assert.equal(echo.code, 0, echo.stderr);

@@ -88,6 +88,7 @@ export const ASSOCIATE_REJECT = {
 export const ABORT = {
   sourceServiceProvider: 2,
   reasonNotSpecified: 0,
+  reasonUnexpectedPdu: 2,
 } as const;
 
 /** Presentation context results in A-ASSOCIATE-AC (PS3.8 9.3.3.2). */

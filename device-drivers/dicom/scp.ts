@@ -65,9 +65,16 @@ export class DxgateScp extends dimse.Scp {
   #socketPaused = false;
   #instances = 0;
   #watchdog: AssociationWatchdog | undefined;
+  /** Frees this association's admission slot (admission.ts); runs once, on the socket's 'close'. */
   #releaseSlot: (() => void) | undefined;
+  #associationRequested = false;
+  #closedAlready = false;
   #device: KnownDevice | undefined;
   #released = false;
+  /** We sent an A-ABORT: nothing more the peer sends is processed. */
+  #aborted = false;
+  /** Store streams dcmjs-dimse has handed back once (their dataset's last fragment arrived). */
+  readonly #datasetsEnded = new WeakSet<Writable>();
 
   constructor(socket: Socket, options: ScpOptions, context: ScpContext) {
     super(socket, options);
@@ -132,11 +139,20 @@ export class DxgateScp extends dimse.Scp {
       },
     });
     socket.off("data", dimseListener);
-    socket.on("data", (chunk: Buffer) => fastPath.accept(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      if (!this.#aborted) fastPath.accept(chunk);
+    });
   }
 
   override associationRequested(request: Association): void {
     clearTimeout(this.#associationTimer);
+    if (this.#associationRequested) {
+      // PS3.8 9.2 (state machine, AA-8): an A-ASSOCIATE-RQ on a connection that already carried one
+      // is an unexpected PDU. Admitting it again would take a second slot for one connection.
+      this.#protocolAbort("second A-ASSOCIATE-RQ on one connection");
+      return;
+    }
+    this.#associationRequested = true;
     this.#callingAeTitle = request.getCallingAeTitle();
     this.#calledAeTitle = request.getCalledAeTitle();
     const fields = {
@@ -168,6 +184,8 @@ export class DxgateScp extends dimse.Scp {
       return;
     }
     this.#releaseSlot = admission?.release;
+    // The slot is released on 'close'; a socket already closed will not emit it again.
+    if (this.#closedAlready) this.#releaseSlot?.();
     this.#device = admission?.device;
     const contexts = request.getPresentationContexts();
     const decisions = decideContexts(
@@ -277,6 +295,10 @@ export class DxgateScp extends dimse.Scp {
       }),
     });
     writer.on("error", () => undefined); // failures are recorded in writer.failure, never thrown
+    // PS3.8 9.3.5, E.2: after the last fragment of the dataset, only a new command may come (once
+    // answered). dcmjs-dimse would write the PDV into the ended stream, which destroys it before
+    // 'finish', so the C-STORE would never be answered nor the association timed out.
+    writer.onWriteAfterEnd = () => this.#protocolAbort("P-DATA after the last fragment of the dataset");
     this.#receiving = writer;
     this.#staged.set(request, writer);
     return writer;
@@ -289,13 +311,25 @@ export class DxgateScp extends dimse.Scp {
   ): void {
     // The dataset stays on disk: dcmjs-dimse gets an empty Dataset, and the C-STORE handler finds the
     // file through the request. 'finish' means the file is complete, fsynced and closed.
+    if (this.#datasetsEnded.has(writable)) {
+      // dcmjs-dimse saw a second "last fragment" for this dataset (a repeated PDV): the write hook
+      // above already aborted the association. One callback per dataset, never two.
+      this.#protocolAbort("dataset ended twice");
+      return;
+    }
+    this.#datasetsEnded.add(writable);
     const ourTurn = this.#hold(); // the peer waits while the staging file is fsynced
     const done = () => {
+      writable.off("close", ourTurn);
       ourTurn();
-      callback(new dimse.Dataset({}, context.getAcceptedTransferSyntaxUid()));
+      if (!this.#aborted) callback(new dimse.Dataset({}, context.getAcceptedTransferSyntaxUid()));
     };
     if (writable.writableFinished) done();
-    else writable.once("finish", done);
+    else {
+      writable.once("finish", done);
+      // Destroyed before 'finish' (the connection went away): the hold ends all the same.
+      writable.once("close", ourTurn);
+    }
   }
 
   override cStoreRequest(
@@ -310,6 +344,7 @@ export class DxgateScp extends dimse.Scp {
     const ourTurn = this.#hold();
     const respond = (status: number, errorComment: string) => {
       ourTurn();
+      if (this.#aborted) return; // the association is gone: no C-STORE-RSP after our A-ABORT
       response.setStatus(status);
       if (errorComment) response.setErrorComment(errorComment);
       callback(response);
@@ -377,6 +412,29 @@ export class DxgateScp extends dimse.Scp {
     return this.#watchdog?.hold() ?? (() => undefined);
   }
 
+  /**
+   * The peer broke the protocol: A-ABORT (PS3.8 9.3.8, source UL service-provider, unexpected PDU),
+   * then close. Idempotent; what the peer sends afterwards is ignored.
+   */
+  #protocolAbort(violation: string): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#watchdog?.stop();
+    this.#context.log.warn({
+      event: "protocol-violation",
+      callingAeTitle: this.#callingAeTitle,
+      remoteAddress: this.#remoteAddress,
+      violation,
+    });
+    try {
+      this.sendAbort(ABORT.sourceServiceProvider, ABORT.reasonUnexpectedPdu);
+      this.#socket.end();
+      setTimeout(() => this.#socket.destroy(), 1_000).unref();
+    } catch {
+      this.#socket.destroy();
+    }
+  }
+
   /** Slow-loris or idle peer: A-ABORT (PS3.8 9.3.8, source UL service-provider), then close. */
   #idleAbort(): void {
     this.#context.log.warn({
@@ -428,6 +486,7 @@ export class DxgateScp extends dimse.Scp {
   }
 
   #closed(): void {
+    this.#closedAlready = true;
     clearTimeout(this.#associationTimer);
     this.#watchdog?.stop();
     this.#releaseSlot?.();

@@ -26,12 +26,26 @@ export class StagingWriter extends Writable {
   datasetBytes = 0;
   /** The first error met while staging; the file is then incomplete and must be discarded. */
   failure: Error | undefined;
+  /**
+   * Called, instead of Node's write-after-end error (which destroys the stream before 'finish'),
+   * when data is written after `end()`: a PDV after the dataset's last fragment (scp.ts). The data
+   * is dropped.
+   */
+  onWriteAfterEnd: (() => void) | undefined;
   private handle: FileHandle | undefined;
   private readonly options: StagingWriterOptions;
 
   constructor(options: StagingWriterOptions) {
     super({ highWaterMark: options.highWaterMark ?? 4 * 1024 * 1024, decodeStrings: true });
     this.options = options;
+  }
+
+  override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+    if (this.writableEnded) {
+      this.onWriteAfterEnd?.();
+      return true;
+    }
+    return super.write(chunk, encoding as BufferEncoding, callback as (error?: Error | null) => void);
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
