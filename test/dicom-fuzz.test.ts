@@ -181,6 +181,14 @@ test(`fuzz: ${ONLY === undefined ? CASES : 1} mutated associations (DXGATE_FUZZ_
   const problems: string[] = [];
   const knownBugCases: string[] = [];
   const statusCounts = new Map<string, number>();
+  // Where each instance landed: a bit flip may turn the dataset's Study Instance UID into another
+  // valid UID (a '0' into a '1'), which files the instance under another study — still stored.
+  const spooledAt = new Map(
+    (await spool.scan()).map((i) => [
+      i.attributes.sopInstanceUid,
+      spool.instancePath(i.attributes.studyInstanceUid, i.attributes.sopInstanceUid),
+    ]),
+  );
   for (const { fuzzCase, outcome } of results) {
     for (const { status } of outcome.statuses) {
       const key = `0x${status.toString(16).padStart(4, "0")}`;
@@ -195,7 +203,7 @@ test(`fuzz: ${ONLY === undefined ? CASES : 1} mutated associations (DXGATE_FUZZ_
         problems.push(`acknowledged an instance the case never sent (${uid}): ${describe(fuzzCase)}`);
         continue;
       }
-      const path = spool.instancePath(studyUid, uid);
+      const path = spooledAt.get(uid) ?? spool.instancePath(studyUid, uid);
       const size = await stat(path).then(
         (s) => s.size,
         () => -1,
