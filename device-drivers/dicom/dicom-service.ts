@@ -119,6 +119,11 @@ export function createDicomService(options: DicomServiceOptions): DicomService {
     scp.on("networkError", (error: Error) => {
       // Garbage, a reset, a timeout: this connection ends, the service and other associations go on.
       log.warn({ event: "network-error", remoteAddress: socket.remoteAddress, error: error.message });
+      // PS3.8 9.3.8 / state machine AA-1..AA-8: a PDU we cannot take is answered with A-ABORT from the
+      // service provider before the connection closes, so the peer is told rather than left waiting.
+      // Written raw: dcmjs-dimse will not abort without an association (e.g. a request it could not
+      // parse), and a second abort after its own does no harm.
+      if (socket.writable) socket.write(RAW_PROVIDER_ABORT);
       socket.end();
       setTimeout(() => socket.destroy(), 2_000).unref();
     });
@@ -171,6 +176,9 @@ export function createDicomService(options: DicomServiceOptions): DicomService {
  * dcmjs-dimse keeps these settings in module-wide statics: silence its console logger (we log
  * ourselves, without datasets), and state our implementation identity and PDU size.
  */
+/** A-ABORT PDU (PS3.8 9.3.8): type 07, length 4, source 2 (service-provider), reason 0 (not specified). */
+const RAW_PROVIDER_ABORT = Buffer.from([0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x00]);
+
 /** The dcmjs copy dcmjs-dimse itself loads (node_modules/dcmjs-dimse/node_modules/dcmjs). */
 const dimseDcmjs = createRequire(createRequire(import.meta.url).resolve("dcmjs-dimse"))("dcmjs") as {
   log: { setLevel(level: "silent"): void };
