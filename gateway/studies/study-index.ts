@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { Low } from "lowdb";
 import { DurableJsonFile } from "../../common/durable-json-store.ts";
-import type { PatientDescriptor, Priority, ReportMessage } from "../../uploader/protocol/index.ts";
+import type { ReportMessage, StudyDescriptor } from "../../uploader/protocol/index.ts";
 import type { Stateful } from "./study-states.ts";
 
 /** A report as the box keeps it: the protocol's fields, plus when the box stored it. */
@@ -16,15 +16,8 @@ export type StudyReport = Pick<
   "reportId" | "findings" | "impression" | "critical" | "reportedBy" | "reportedAt"
 > & { receivedAt: string };
 
-export interface StudyRecord extends Stateful {
-  studyInstanceUid: string;
-  priority: Priority;
-  modalities: string[];
-  patient: PatientDescriptor;
-  studyDate: string;
-  studyTime: string;
-  studyDescription: string;
-  accessionNumber: string;
+/** The box's record of a study: what the protocol describes, plus its life cycle and counts. */
+export interface StudyRecord extends Stateful, Omit<StudyDescriptor, "receivedAt"> {
   instanceCount: number;
   totalBytes: number;
   firstInstanceAt: string;
