@@ -5,7 +5,7 @@
  * and throughput ratios. See BENCHMARKS.md for how to read it.
  *
  *   npx node bench/dicom-ingest.ts [--small 500] [--large 20] [--stream-mb 500] [--repeat 3]
- *                                  [--receivers dxgate,storescp,orthanc] [--write]
+ *                                  [--receivers dxgate,storescp,storescp-fsync,orthanc] [--write]
  *
  * --write replaces the results section of BENCHMARKS.md; without it the table goes to stdout only.
  */
@@ -25,7 +25,7 @@ const { values } = parseArgs({
     large: { type: "string", default: "20" },
     "stream-mb": { type: "string", default: "500" },
     repeat: { type: "string", default: "3" },
-    receivers: { type: "string", default: "dxgate,storescp,orthanc" },
+    receivers: { type: "string", default: "dxgate,storescp,storescp-fsync,orthanc" },
     write: { type: "boolean", default: false },
   },
 });
@@ -112,12 +112,12 @@ function table(corpus: Corpus, rows: Row[]): string {
       : "";
   };
   const lines = [
-    "| receiver | instances/s (median, min–max) | MB/s | × storescp | × Orthanc | RSS idle → peak (MiB) | CPU s | max PDV |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| receiver | instances/s (median, min–max) | MB/s | × storescp | × storescp-fsync | × Orthanc | RSS idle → peak (MiB) | CPU s | max PDV |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const row of rows) {
     lines.push(
-      `| ${row.receiver} | ${fmt(row.instancesPerSecond)}${row.spread ? ` (${row.spread})` : ""} | ${fmt(row.megabytesPerSecond)} | ${ratio(row, "storescp")} | ${ratio(row, "orthanc")} | ${fmt(row.idleRssMiB)} → ${fmt(row.peakRssMiB)} | ${fmt(row.cpuSeconds)} | ${row.maxSendPdv ?? "?"} |`,
+      `| ${row.receiver} | ${fmt(row.instancesPerSecond)}${row.spread ? ` (${row.spread})` : ""} | ${fmt(row.megabytesPerSecond)} | ${ratio(row, "storescp")} | ${ratio(row, "storescp-fsync")} | ${ratio(row, "orthanc")} | ${fmt(row.idleRssMiB)} → ${fmt(row.peakRssMiB)} | ${fmt(row.cpuSeconds)} | ${row.maxSendPdv ?? "?"} |`,
     );
   }
   return `${corpus.name}: ${corpus.files.length} × ${fmt(corpus.bytes / corpus.files.length / 1e6)} MB\n\n${lines.join("\n")}`;

@@ -17,7 +17,7 @@ import { GATEWAY_NODE_FLAGS } from "../../gateway/node-flags.ts";
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..");
 
-export type ReceiverName = "dxgate" | "storescp" | "orthanc";
+export type ReceiverName = "dxgate" | "storescp" | "storescp-fsync" | "orthanc";
 
 export interface Receiver {
   name: ReceiverName;
@@ -106,11 +106,16 @@ export async function startReceiver(name: ReceiverName, dir: string): Promise<Re
       logPath,
     );
     countStored = () => countFiles(join(dataDir, "spool", "studies"), (n) => n.endsWith(".dcm"));
-  } else if (name === "storescp") {
+  } else if (name === "storescp" || name === "storescp-fsync") {
     aeTitle = "STORESCP";
     const out = join(dir, "out");
     await mkdir(out);
-    child = startChild("storescp", ["-od", out, String(port)], { TCP_NODELAY: "1" }, logPath);
+    // storescp has no fsync option. "storescp-fsync" is the nearest DCMTK gets to our guarantee:
+    // after each file is written, `sync FILE` (coreutils: fsync of that file) runs, and --exec-sync
+    // makes storescp wait for it before it answers the C-STORE. (It adds a fork+exec per instance,
+    // and does not fsync the directory entry, which we do.)
+    const fsync = name === "storescp-fsync" ? ["--exec-on-reception", "sync #p/#f", "--exec-sync"] : [];
+    child = startChild("storescp", [...fsync, "-od", out, String(port)], { TCP_NODELAY: "1" }, logPath);
     countStored = () => countFiles(out, () => true);
   } else {
     aeTitle = "ORTHANC";
