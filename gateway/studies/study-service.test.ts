@@ -9,6 +9,7 @@ import { silentLogger } from "../../common/logger.ts";
 import type { InstanceAttributes, ReceivedInstance } from "../../device-drivers/types.ts";
 import { FileReportInbox } from "../reports/report-inbox.ts";
 import { Spool } from "../spool/spool.ts";
+import { openStudyService } from "../test-support.ts";
 import { StudyIndex } from "./study-index.ts";
 import { StudyService } from "./study-service.ts";
 
@@ -273,4 +274,21 @@ test("stored instances reach the index file in one coalesced background save, an
   await again.store(instance("1.2.3.61"));
   await again.stop();
   assert.equal(await savedCount("1.2.3.61"), 1);
+});
+
+test("a record rebuilt from the spool finds its registration again", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "dxgate-studies-"));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const linkRegistration = (a: InstanceAttributes) =>
+    a.accessionNumber === "A1" ? "registration-1" : undefined;
+  const first = await openStudyService(dataDir, { linkRegistration });
+  await first.studies.store(instance("1.2.3.50"));
+  assert.equal(first.studies.get("1.2.3.50")?.registrationId, "registration-1");
+  await first.studies.stop();
+  // The index is lost; the spool and the registration survive.
+  await rm(join(dataDir, "index"), { recursive: true, force: true });
+  const second = await openStudyService(dataDir, { linkRegistration });
+  t.after(() => second.studies.stop());
+  await second.studies.reconcile();
+  assert.equal(second.studies.get("1.2.3.50")?.registrationId, "registration-1");
 });

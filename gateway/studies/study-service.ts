@@ -150,6 +150,9 @@ export class StudyService implements InstanceSink, OutboundQueue {
       record.instanceCount = instances.length;
       record.totalBytes = instances.reduce((sum, i) => sum + i.size, 0);
       for (const instance of instances) this.#mergeAttributes(record, instance);
+      // A rebuilt record finds its registration again (the registration still names its study).
+      for (const instance of instances)
+        record.registrationId ??= this.#o.linkRegistration?.(instance.attributes);
       record.lastInstanceAt = instances.at(-1)!.receivedAt;
       const delivered = new Set(record.deliveredSopInstanceUids);
       const undelivered = instances.some((i) => !delivered.has(i.attributes.sopInstanceUid));
