@@ -680,6 +680,11 @@ function mutateDataset(
   const dataset = Buffer.from(store.dataset ?? Buffer.alloc(0));
   const explicit = store.datasetContext === PC.explicit;
   const elements = datasetElements(dataset, explicit);
+  if (elements.length === 0) {
+    // Seed 826346687: a dataset with no element the walker can frame; nothing to mutate here.
+    log.push("dataset: no element to mutate");
+    return;
+  }
   const element = rng.pick(elements);
   const tag = `(${hex4(element.tag >>> 16)},${hex4(element.tag & 0xffff)})`;
   const what = rng.int(9);
