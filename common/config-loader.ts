@@ -26,6 +26,9 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
+/** Where a process's configuration comes from: a file, the environment, and test/demo overrides. */
+export type ConfigSources = Pick<LoadConfigOptions, "file" | "env" | "overrides">;
+
 export class ConfigError extends DxgateError {
   readonly problems: string[];
   constructor(problems: string[]) {

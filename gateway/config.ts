@@ -3,7 +3,7 @@
  * environment overrides (their names are a published contract), validated at start with every
  * problem named by its key, then frozen and passed down as an argument.
  */
-import { type EnvOverride, loadConfig } from "../common/config-loader.ts";
+import { type ConfigSources, type EnvOverride, loadConfig } from "../common/config-loader.ts";
 
 export interface GatewayConfig {
   /** Site (township health centre) id: a topic level and the namespace of this box's patients. */
@@ -272,16 +272,6 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_LOG_LEVEL", key: "log.level", type: "string" },
 ];
 
-export function loadGatewayConfig(options: {
-  file?: string | undefined;
-  env?: NodeJS.ProcessEnv;
-  overrides?: Record<string, unknown>;
-}): Readonly<GatewayConfig> {
-  return loadConfig<GatewayConfig>({
-    schema: GATEWAY_CONFIG_SCHEMA,
-    envTable: GATEWAY_ENV,
-    file: options.file,
-    env: options.env ?? process.env,
-    overrides: options.overrides ?? {},
-  });
+export function loadGatewayConfig(sources: ConfigSources = {}): Readonly<GatewayConfig> {
+  return loadConfig<GatewayConfig>({ schema: GATEWAY_CONFIG_SCHEMA, envTable: GATEWAY_ENV, ...sources });
 }

@@ -3,7 +3,7 @@
  * environment overrides (their names are a published contract), validated at start with every
  * problem named by its key, then frozen and passed down as an argument.
  */
-import { type EnvOverride, loadConfig } from "../common/config-loader.ts";
+import { type ConfigSources, type EnvOverride, loadConfig } from "../common/config-loader.ts";
 
 export interface ReadingCentreConfig {
   dataDir: string;
@@ -88,16 +88,10 @@ export const READING_CENTRE_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_LOG_LEVEL", key: "log.level", type: "string" },
 ];
 
-export function loadReadingCentreConfig(options: {
-  file?: string | undefined;
-  env?: NodeJS.ProcessEnv;
-  overrides?: Record<string, unknown>;
-}): Readonly<ReadingCentreConfig> {
+export function loadReadingCentreConfig(sources: ConfigSources = {}): Readonly<ReadingCentreConfig> {
   return loadConfig<ReadingCentreConfig>({
     schema: READING_CENTRE_CONFIG_SCHEMA,
     envTable: READING_CENTRE_ENV,
-    file: options.file,
-    env: options.env ?? process.env,
-    overrides: options.overrides ?? {},
+    ...sources,
   });
 }

@@ -8,25 +8,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger } from "../../common/logger.ts";
 import type { InstanceAttributes, ReceivedInstance } from "../../device-drivers/types.ts";
 import { FileReportInbox } from "../reports/report-inbox.ts";
-import { Spool } from "../spool/spool.ts";
 import { openStudyService } from "../test-support.ts";
-import { StudyIndex } from "./study-index.ts";
-import { StudyService } from "./study-service.ts";
 
 async function setup(t: { after: (fn: () => Promise<void>) => void }, dir?: string, quietPeriodMs = 30) {
   const dataDir = dir ?? (await mkdtemp(join(tmpdir(), "dxgate-studies-")));
-  const spool = new Spool(join(dataDir, "spool"));
-  await spool.open();
-  const index = new StudyIndex(dataDir);
-  await index.open();
-  const service = new StudyService({
-    spool,
-    index,
-    log: silentLogger(),
-    quietPeriodMs,
-    defaultPriority: "routine",
-    ecgPriority: "urgent",
-  });
+  const { spool, index, studies: service } = await openStudyService(dataDir, { quietPeriodMs });
   t.after(async () => {
     await service.stop();
     if (!dir) await rm(dataDir, { recursive: true, force: true });
@@ -248,21 +234,8 @@ test("stored instances reach the index file in one coalesced background save, an
     const saved = JSON.parse(text) as { studies: Record<string, { instanceCount: number }> };
     return saved.studies[uid]?.instanceCount;
   };
-  const open = async (indexSaveDelayMs: number) => {
-    const spool = new Spool(join(dataDir, "spool"));
-    await spool.open();
-    const index = new StudyIndex(dataDir);
-    await index.open();
-    return new StudyService({
-      spool,
-      index,
-      log: silentLogger(),
-      quietPeriodMs: 60_000,
-      defaultPriority: "routine",
-      ecgPriority: "urgent",
-      indexSaveDelayMs,
-    });
-  };
+  const open = async (indexSaveDelayMs: number) =>
+    (await openStudyService(dataDir, { indexSaveDelayMs })).studies;
 
   const service = await open(20);
   for (let i = 0; i < 3; i += 1) await service.store(instance("1.2.3.60"));
