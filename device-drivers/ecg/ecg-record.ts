@@ -69,7 +69,19 @@ export interface EcgMeasurements {
   tAxisDeg?: number;
 }
 
-export type EcgSourceFormat = "scp-ecg" | "ecg-stream" | "hl7-aecg" | "philips-xml" | "ge-muse-xml" | "dicom";
+/**
+ * Where a record came from. "wfdb" (PhysioNet files) and "synthetic" (the built-in generator) only
+ * feed the simulator and tests: no cart sends them, but the record still says what it is.
+ */
+export type EcgSourceFormat =
+  | "scp-ecg"
+  | "ecg-stream"
+  | "hl7-aecg"
+  | "philips-xml"
+  | "ge-muse-xml"
+  | "dicom"
+  | "wfdb"
+  | "synthetic";
 
 export interface EcgRecord {
   source: {
