@@ -106,3 +106,27 @@ test("a file that is not Part 10 is malformed", async () => {
   );
   await assert.rejects(readInstanceAttributes(path), MalformedDatasetError);
 });
+
+test("with the file's start known, the attributes are the same; a truncated file is still refused", async () => {
+  for (const transferSyntax of ["explicit", "implicit"] as const) {
+    const file = makeDicomFile({ ...options, transferSyntax, rows: 64, columns: 64 });
+    const path = await written(`known-${transferSyntax}.dcm`, file.bytes);
+    const expected = await readInstanceAttributes(path);
+    for (const headLength of [0, 200, 1024, file.bytes.length]) {
+      const head = file.bytes.slice(0, headLength);
+      assert.deepEqual(
+        await readInstanceAttributes(path, { head, size: file.bytes.length }),
+        expected,
+        `${transferSyntax}, head ${headLength}`,
+      );
+    }
+  }
+  // The writer's count says more bytes than the dataset holds: the scan must notice the end.
+  const file = makeDicomFile({ ...options, rows: 16, columns: 16 });
+  const cut = file.bytes.length - 100;
+  const path = await written("known-cut.dcm", file.bytes.subarray(0, cut));
+  await assert.rejects(
+    readInstanceAttributes(path, { head: file.bytes.subarray(0, cut), size: cut }),
+    MalformedDatasetError,
+  );
+});

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { inflateRaw } from "node:zlib";
 import { decodeText, parseSpecificCharacterSet } from "../../common/dicom-text.ts";
 import type { InstanceAttributes } from "../types.ts";
-import { type ByteSource, fileSource, memorySource } from "./byte-source.ts";
+import { type ByteSource, fileSource, headThenFileSource, memorySource } from "./byte-source.ts";
 import { TRANSFER_SYNTAX } from "./constants.ts";
 import {
   type DatasetEncoding,
@@ -51,16 +51,29 @@ const META_TRANSFER_SYNTAX = 0x00020010;
 const FILE_HEAD_BYTES = 144;
 
 /**
+ * What a writer of the file already knows: its first bytes (still in memory) and its size, so
+ * reading the attributes of a just-received instance costs no system call in the common case.
+ */
+export interface KnownFileStart {
+  head: Uint8Array;
+  size: number;
+}
+
+/**
  * Read the attributes of the Part 10 file at `path`. Throws MalformedDatasetError when the file meta
  * or the dataset cannot be understood (truncated, mis-framed, deflate stream broken); other errors
- * (I/O) pass through unchanged.
+ * (I/O) pass through unchanged. With `known`, the file is opened only if the scan needs bytes past
+ * the head (a long header before the pixel data, or a deflated dataset).
  */
-export async function readInstanceAttributes(path: string): Promise<InstanceAttributes> {
-  const handle = await open(path, "r");
+export async function readInstanceAttributes(
+  path: string,
+  known?: KnownFileStart,
+): Promise<InstanceAttributes> {
+  const file = known
+    ? headThenFileSource(known.head, known.size, () => open(path, "r"))
+    : await openWhole(path);
   try {
-    const { size } = await handle.stat();
-    const file = fileSource(handle, size);
-    const start = datasetOffsetOf(await file.read(0, Math.min(FILE_HEAD_BYTES, size)));
+    const start = datasetOffsetOf(await file.read(0, Math.min(FILE_HEAD_BYTES, file.size)));
     const meta = await scanDataset(file, {
       start: 132,
       end: start,
@@ -77,7 +90,19 @@ export async function readInstanceAttributes(path: string): Promise<InstanceAttr
     });
     return toAttributes(found, transferSyntaxUid);
   } finally {
+    await file.close();
+  }
+}
+
+/** The file at `path` as a source with nothing in memory yet (its size from the open handle). */
+async function openWhole(path: string): Promise<ByteSource & { close(): Promise<void> }> {
+  const handle = await open(path, "r");
+  try {
+    const { size } = await handle.stat();
+    return Object.assign(fileSource(handle, size), { close: () => handle.close() });
+  } catch (error) {
     await handle.close();
+    throw error;
   }
 }
 

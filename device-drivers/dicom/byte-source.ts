@@ -54,3 +54,32 @@ export function fileSource(handle: FileHandle, size: number, windowBytes = 64 * 
     },
   };
 }
+
+/**
+ * A file whose first bytes are already in memory (the staging writer kept them): reads inside
+ * `head` cost no system call; anything past it opens the file on first need, through a window.
+ * `close()` releases that file, if it was opened.
+ */
+export function headThenFileSource(
+  head: Uint8Array,
+  size: number,
+  openFile: () => Promise<FileHandle>,
+): ByteSource & { close(): Promise<void> } {
+  let handle: Promise<FileHandle> | undefined;
+  let file: ByteSource | undefined;
+  return {
+    size,
+    async read(position, length) {
+      if (position + length > size) {
+        throw new TruncatedError(`needs ${length} bytes at ${position}, file has ${size}`);
+      }
+      if (position + length <= head.length) return head.subarray(position, position + length);
+      handle ??= openFile();
+      file ??= fileSource(await handle, size);
+      return file.read(position, length);
+    },
+    async close() {
+      if (handle) await (await handle).close();
+    },
+  };
+}

@@ -10,6 +10,9 @@ import type { FileHandle } from "node:fs/promises";
 import { open, rm } from "node:fs/promises";
 import { Writable } from "node:stream";
 
+/** How much of the file's start the writer keeps in memory (the attribute scan's usual reach). */
+const HEAD_BYTES = 64 * 1024;
+
 export interface StagingWriterOptions {
   /** Where to write (the sink's `stagingPath()`); called once, when the stream is constructed. */
   stagingPath: () => Promise<string>;
@@ -24,6 +27,11 @@ export class StagingWriter extends Writable {
   path: string | undefined;
   /** Dataset bytes received (header excluded). */
   datasetBytes = 0;
+  /**
+   * The file's first bytes (header and the start of the dataset, up to HEAD_BYTES), kept so the
+   * attributes can be read without reading the file back.
+   */
+  head: Uint8Array = new Uint8Array(0);
   /** The first error met while staging; the file is then incomplete and must be discarded. */
   failure: Error | undefined;
   /**
@@ -61,6 +69,7 @@ export class StagingWriter extends Writable {
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
     const buffers = chunks.map(({ chunk }) => chunk);
     for (const buffer of buffers) this.datasetBytes += buffer.length;
+    if (this.head.length < HEAD_BYTES) this.keepHead(buffers);
     const handle = this.handle;
     if (!handle || this.failure) {
       callback();
@@ -113,6 +122,26 @@ export class StagingWriter extends Writable {
       await closed;
     }
     if (this.path) await rm(this.path, { force: true }).catch(() => undefined);
+  }
+
+  /** Size of the file once complete: our header plus every dataset byte. */
+  get size(): number {
+    return this.options.header.length + this.datasetBytes;
+  }
+
+  private keepHead(buffers: Uint8Array[]): void {
+    if (this.head.length === 0) this.head = this.options.header.slice(0, HEAD_BYTES);
+    const room = HEAD_BYTES - this.head.length;
+    if (room <= 0) return;
+    const taken: Uint8Array[] = [this.head];
+    let left = room;
+    for (const buffer of buffers) {
+      if (left <= 0) break;
+      const part = buffer.subarray(0, left);
+      taken.push(part);
+      left -= part.length;
+    }
+    this.head = Buffer.concat(taken);
   }
 
   private async openStaging(): Promise<void> {

@@ -6,7 +6,7 @@
 import { rm } from "node:fs/promises";
 import type { Logger } from "../../common/logger.ts";
 import type { InstanceAttributes, InstanceSink, InstanceSource, StoreResult } from "../types.ts";
-import { readInstanceAttributes } from "./attributes.ts";
+import { type KnownFileStart, readInstanceAttributes } from "./attributes.ts";
 import { STATUS } from "./constants.ts";
 import { MalformedDatasetError } from "./dataset-scanner.ts";
 
@@ -17,6 +17,9 @@ export interface StagedInstance {
   failure: Error | undefined;
   /** Dataset bytes received. */
   datasetBytes: number;
+  /** The file's first bytes, as written (may be empty), and its whole size: read without re-reading the file. */
+  head?: Uint8Array;
+  size?: number;
 }
 
 export interface StoreRequest {
@@ -56,7 +59,9 @@ export async function storeInstance(
     return { status: STATUS.outOfResources, errorComment };
   }
 
-  const checked = await checkInstance(path, request);
+  const known =
+    staged.head && staged.size !== undefined ? { head: staged.head, size: staged.size } : undefined;
+  const checked = await checkInstance(path, request, known);
   if ("status" in checked) {
     log.warn({
       event: "store-rejected",
@@ -122,10 +127,11 @@ export function outcomeOf(result: StoreResult): StoreOutcome {
 async function checkInstance(
   path: string,
   request: StoreRequest,
+  known: KnownFileStart | undefined,
 ): Promise<{ attributes: InstanceAttributes } | StoreOutcome> {
   let attributes: InstanceAttributes;
   try {
-    attributes = await readInstanceAttributes(path);
+    attributes = await readInstanceAttributes(path, known);
   } catch (error) {
     if (error instanceof MalformedDatasetError) {
       return {

@@ -12,10 +12,11 @@
  * once its `.dcm` entry is durable; the sidecar is made durable first, so every `.dcm` has one.
  */
 import { createHash, randomBytes } from "node:crypto";
+import type { Stats } from "node:fs";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { fsyncDirectory, fsyncFile, temporaryPathBeside } from "../../common/durable-file.ts";
+import { fsyncDirectory, temporaryPathBeside } from "../../common/durable-file.ts";
 import type { InstanceAttributes, InstanceSource, ReceivedInstance } from "../../device-drivers/index.ts";
 import { BelowReserveError, type DiskReserve } from "./disk-reserve.ts";
 
@@ -65,6 +66,8 @@ export class Spool {
   readonly #stagingDir: string;
   /** Per-SOP-instance serialisation: two associations resending one instance must not interleave. */
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Study directories known to exist (and be durable). */
+  readonly #studyDirs = new Set<string>();
 
   constructor(root: string, options: SpoolOptions = {}) {
     this.root = root;
@@ -134,25 +137,46 @@ export class Spool {
     const target = this.instancePath(studyInstanceUid, sopInstanceUid);
     // Bytes still in memory would be new writes: the reserve applies (a staged file passed it).
     if (instance.part10.kind === "bytes") await this.reserve?.check();
-    // A new study directory is itself an entry in studies/: fsync that too, or a power cut could
-    // lose the whole directory after the modality was told success.
-    if (await mkdir(studyDir, { recursive: true })) await fsyncDirectory(this.#studiesDir);
+    await this.#ensureStudyDir(studyDir);
 
-    // Get the bytes onto the spool's filesystem under a temporary name (fsynced below, with the
-    // sidecar; a directory fsync is only needed once, after the final renames).
+    // Get the bytes onto the spool's filesystem under a temporary name, open for the fsync below
+    // (done together with the sidecar's; a directory fsync is only needed once, after the renames).
     let staged: string;
+    let handle: FileHandle;
     if (instance.part10.kind === "file") {
       staged = instance.part10.path;
+      handle = await open(staged, "r+");
     } else {
       staged = temporaryPathBeside(target);
-      await writeFileSynced(staged, instance.part10.bytes);
+      handle = await open(staged, "wx", 0o640);
+      try {
+        await handle.writeFile(instance.part10.bytes);
+      } catch (error) {
+        await handle.close().catch(() => undefined);
+        await rm(staged, { force: true });
+        throw error;
+      }
     }
-    const size = (await stat(staged)).size;
-
-    const existing = await stat(target).catch(() => undefined);
-    if (existing && existing.size === size && (await sha256OfFile(target)) === (await sha256OfFile(staged))) {
-      await rm(staged, { force: true });
-      return { outcome: "duplicate", size, previousSize: existing.size };
+    let existing: Stats | undefined;
+    let size: number;
+    try {
+      [existing, size] = await Promise.all([
+        stat(target).catch(() => undefined),
+        handle.stat().then((stats) => stats.size),
+      ]);
+      if (
+        existing &&
+        existing.size === size &&
+        (await sha256OfFile(target)) === (await sha256OfFile(staged))
+      ) {
+        await handle.close();
+        await rm(staged, { force: true });
+        return { outcome: "duplicate", size, previousSize: existing.size };
+      }
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      if (instance.part10.kind === "bytes") await rm(staged, { force: true });
+      throw error;
     }
 
     const sidecar: SpooledInstance = {
@@ -162,25 +186,40 @@ export class Spool {
       source: instance.source,
     };
     const sidecarPath = target.replace(/\.dcm$/, ".json");
-    const sidecarTemp = temporaryPathBeside(sidecarPath);
+    // A new instance's sidecar is written in place: until the .dcm exists a sidecar means nothing
+    // (scan() ignores it), and the .dcm is renamed in only after the sidecar is fsynced. A replaced
+    // instance's sidecar is swapped atomically, since its .dcm is already there.
+    const sidecarTemp = existing ? temporaryPathBeside(sidecarPath) : sidecarPath;
     // Two independent files: fsync them at once, so the instance waits for one flush, not two.
     // Drivers hand over staged files unsynced (InstanceSink contract): this is their one fsync.
     const synced = await Promise.allSettled([
-      instance.part10.kind === "file" ? fsyncFile(staged) : Promise.resolve(),
-      writeFileSynced(sidecarTemp, `${JSON.stringify(sidecar)}\n`),
+      handle.sync().finally(() => handle.close()),
+      writeFileSynced(sidecarTemp, `${JSON.stringify(sidecar)}\n`, existing ? "wx" : "w"),
     ]);
     const failed = synced.find((result) => result.status === "rejected");
     if (failed) {
+      // (A fresh instance's sidecar without its .dcm means nothing; removed all the same.)
       await rm(sidecarTemp, { force: true });
       // A file the driver staged is the driver's to remove; bytes we wrote here are ours.
       if (instance.part10.kind === "bytes") await rm(staged, { force: true });
       throw failed.reason;
     }
     // Sidecar first, then the instance, then one directory fsync makes both renames durable.
-    await rename(sidecarTemp, sidecarPath);
+    if (sidecarTemp !== sidecarPath) await rename(sidecarTemp, sidecarPath);
     await rename(staged, target);
     await fsyncDirectory(studyDir);
     return { outcome: existing ? "replaced" : "stored", size, previousSize: existing?.size ?? 0 };
+  }
+
+  /**
+   * Create a study's directory once. A new directory is itself an entry in studies/: fsync that
+   * too, or a power cut could lose the whole study after the modality was told success. Known
+   * directories are remembered: the spool never removes one while running.
+   */
+  async #ensureStudyDir(studyDir: string): Promise<void> {
+    if (this.#studyDirs.has(studyDir)) return;
+    if (await mkdir(studyDir, { recursive: true })) await fsyncDirectory(this.#studiesDir);
+    this.#studyDirs.add(studyDir);
   }
 
   /** Every instance in the spool, from the sidecars (used to rebuild or reconcile the index). */
@@ -214,8 +253,8 @@ export class Spool {
 }
 
 /** Create `path` with `data` and fsync it; no directory fsync (the caller renames it and does that). */
-async function writeFileSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const handle = await open(path, "wx", 0o640);
+async function writeFileSynced(path: string, data: Uint8Array | string, flags: "wx" | "w"): Promise<void> {
+  const handle = await open(path, flags, 0o640);
   try {
     await handle.writeFile(data);
     await handle.sync();
