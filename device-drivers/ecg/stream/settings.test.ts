@@ -114,6 +114,6 @@ test("3-byte samples keep their sign and full range; values that do not fit are 
     () => encodeFrame(settings, { counter: 0, status: 0, samples: Int32Array.of(8388608, 0, 0, 0) }),
     { code: "ECG_STREAM_SAMPLE_RANGE" },
   );
-  bytes[6] ^= 1;
+  bytes[6] = (bytes[6] ?? 0) ^ 1;
   assert.equal(readFrameAt(settings, bytes, 0), undefined);
 });

@@ -150,7 +150,8 @@ test("garbage between frames (false syncs included) is discarded and counted; no
 test("a corrupted frame is dropped, the next one kept, and the lost frame filled as a gap", () => {
   const { settings, waveform, frames } = streamFixture(10);
   const damaged = frames.map((frame) => frame.slice());
-  damaged[200]![10] ^= 0x40; // a flipped bit in a sample
+  const victim = damaged[200]!;
+  victim[10] = (victim[10] ?? 0) ^ 0x40; // a flipped bit in a sample
   const events = run(createStreamLineDecoder(settings), [concatBytes(damaged)]);
   const [record] = recordsOf(events);
   assert.ok(record);
