@@ -21,7 +21,7 @@ import {
   formatSex,
   type SheetLanguage,
 } from "./display-format.ts";
-import { SHEET_LABELS, type SheetLabels } from "./sheet-labels.ts";
+import { SHEET_LABELS, type SheetLabels, sourceFormatName } from "./sheet-labels.ts";
 import { layoutSheet, SHEET_GEOMETRY, type SheetLayout } from "./sheet-layout.ts";
 import { escapeXml, fitText, mm } from "./svg-text.ts";
 import { drawnRuns, type TraceScale, tracePoints } from "./trace-points.ts";
@@ -437,7 +437,7 @@ function footer(
     lostSamples > 0 ? labels.gapNote(seconds(lostSamples / waveform.samplingFrequencyHz)) : undefined,
     ...(record.notes ?? []),
   ].filter((note): note is string => Boolean(note));
-  const source = `${labels.source}: ${record.source.format}${record.source.version ? ` ${record.source.version}` : ""} · dxgate`;
+  const source = `${labels.source}: ${sourceFormatName(record.source.format, settings.language)}${record.source.version ? ` ${record.source.version}` : ""} · dxgate`;
   const left = g.gridXMm;
   const right = g.gridXMm + g.gridWidthMm;
   const size = 2.7;

@@ -1,4 +1,5 @@
 /** Every word printed on the sheet, in Chinese (default) and English. */
+import type { EcgSourceFormat } from "../ecg-record.ts";
 import type { SheetLanguage } from "./display-format.ts";
 
 export interface SheetLabels {
@@ -121,3 +122,20 @@ export const SHEET_LABELS: Record<SheetLanguage, SheetLabels> = {
     noWaveform: "The record holds no waveform",
   },
 };
+
+const SOURCE_NAMES: Record<EcgSourceFormat, string | Record<SheetLanguage, string>> = {
+  "scp-ecg": "SCP-ECG",
+  "ecg-stream": { zh: "串口数据流", en: "serial stream" },
+  "hl7-aecg": "HL7 aECG",
+  "philips-xml": "Philips XML",
+  "ge-muse-xml": "GE MUSE XML",
+  dicom: "DICOM",
+  wfdb: "PhysioNet WFDB",
+  synthetic: { zh: "合成测试信号", en: "synthetic test signal" },
+};
+
+/** The record's source format as a reader knows it. */
+export function sourceFormatName(format: EcgSourceFormat, language: SheetLanguage): string {
+  const name = SOURCE_NAMES[format] ?? format;
+  return typeof name === "string" ? name : name[language];
+}

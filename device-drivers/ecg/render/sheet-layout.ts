@@ -126,7 +126,7 @@ export function layoutSheet(waveform: EcgWaveform, settings: SheetSettings): She
       startSeconds,
       endSeconds,
       // Sample k (at k / fs) belongs to the window when start ≤ k / fs < end.
-      firstSample: Math.min(lastSample, Math.ceil(startSeconds * fs - 1e-9)),
+      firstSample: Math.min(lastSample, Math.max(0, Math.ceil(startSeconds * fs - 1e-9))),
       endSample: Math.min(lastSample, lead.samples.length, Math.ceil(endSeconds * fs - 1e-9)),
     };
   };

@@ -84,7 +84,7 @@ export function syntheticEcgRecord(options: SyntheticEcgOptions = {}): EcgRecord
     return { name, samples, nanovoltsPerUnit: nv };
   });
   return {
-    source: { format: "ecg-stream" },
+    source: { format: "synthetic" },
     patient: { id: "SYN-0001", name: "测试^患者", sex: "M", age: "052Y", birthDate: "19720304" },
     acquisition: {
       date: "20240518",
@@ -156,7 +156,7 @@ export async function readWfdbFormat16(headerPath: string): Promise<EcgRecord> {
     });
   }
   return {
-    source: { format: "ecg-stream" },
+    source: { format: "wfdb" },
     patient: {},
     acquisition: {},
     rhythm: { samplingFrequencyHz: fs, leads },
