@@ -96,7 +96,8 @@ export class ByteWriter {
   }
 
   u8(value: number): this {
-    this.buffer[this.reserve(1)] = value & 0xff;
+    const at = this.reserve(1);
+    this.buffer[at] = value & 0xff;
     return this;
   }
 
@@ -122,7 +123,8 @@ export class ByteWriter {
   }
 
   bytes(value: Uint8Array): this {
-    this.buffer.set(value, this.reserve(value.length));
+    const at = this.reserve(value.length); // first: reserve may replace the buffer
+    this.buffer.set(value, at);
     return this;
   }
 
