@@ -22,10 +22,12 @@ import { chunkHandler } from "./receiver/chunk-handler.ts";
 import { commitHandler } from "./receiver/commit-handler.ts";
 import type { ReceiverContext, UpHandler } from "./receiver/context.ts";
 import { manifestHandler } from "./receiver/manifest-handler.ts";
+import { previewHandler } from "./receiver/preview-handler.ts";
 import { Receiver } from "./receiver/receiver.ts";
 import { Staging } from "./receiver/staging.ts";
 import { ReportOutbox } from "./reports/outbox.ts";
 import { InstanceStore } from "./store/instance-store.ts";
+import { PreviewStore } from "./store/preview-store.ts";
 import { StudyStore } from "./store/study-store.ts";
 
 export interface ReadingCentre {
@@ -37,6 +39,8 @@ export interface ReadingCentre {
 /** Abandoned transfers (the box gave up and started a new one) are removed after this long idle. */
 const STAGING_MAX_IDLE_MS = 48 * 60 * 60 * 1000;
 const STAGING_SWEEP_EVERY_MS = 60 * 60 * 1000;
+/** Previews of a study whose data never arrived are removed after this long without a new one. */
+const PREVIEW_ORPHAN_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 
 export function createReadingCentre(
   config: Readonly<ReadingCentreConfig>,
@@ -83,6 +87,9 @@ export function createReadingCentre(
 
     const studies = await StudyStore.open(join(dataDir, "studies"), log.child({ component: "store" }));
     const instances = new InstanceStore(join(dataDir, "instances"));
+    const previews = await PreviewStore.open(join(dataDir, "previews"), log.child({ component: "previews" }));
+    const hasStudy = (key: { siteId: string; studyInstanceUid: string }) => studies.get(key) !== undefined;
+    await previews.sweepOrphans(hasStudy, PREVIEW_ORPHAN_MAX_AGE_MS);
     const staging = new Staging(join(dataDir, "staging"), log.child({ component: "staging" }));
     await staging.load();
     await staging.sweep(STAGING_MAX_IDLE_MS);
@@ -116,6 +123,7 @@ export function createReadingCentre(
       staging,
       studies,
       instances,
+      previews,
       downlink: { publish: () => false },
       log: receiverLog,
     };
@@ -125,6 +133,7 @@ export function createReadingCentre(
       commit: commitHandler(ctx),
       "report-ack": outbox.ackHandler(),
       status: boxes.handler(),
+      preview: previewHandler(ctx),
     };
     const receiver = new Receiver({
       url: broker?.url ?? config.mqtt.brokerUrl!,
@@ -147,6 +156,9 @@ export function createReadingCentre(
       staging.sweep(STAGING_MAX_IDLE_MS).catch((error: unknown) => {
         log.warn({ reason: (error as Error).message }, "staging sweep failed");
       });
+      previews.sweepOrphans(hasStudy, PREVIEW_ORPHAN_MAX_AGE_MS).catch((error: unknown) => {
+        log.warn({ reason: (error as Error).message }, "preview sweep failed");
+      });
     }, STAGING_SWEEP_EVERY_MS);
     sweeper.unref();
     stops.push(() => clearInterval(sweeper));
@@ -156,6 +168,7 @@ export function createReadingCentre(
       tokens: new TokenStore(),
       studies,
       instances,
+      previews,
       outbox,
       boxes,
       log: log.child({ component: "api" }),

@@ -27,6 +27,10 @@ export const RC_ERRORS = {
   INSTANCE_AMBIGUOUS: 409,
   /** The index lists the instance but its file cannot be read: the store needs repair. */
   INSTANCE_FILE_MISSING: 500,
+  /** The study (or the arriving study) has no preview with this id. */
+  PREVIEW_NOT_FOUND: 404,
+  /** The preview is indexed but its file cannot be read: the store needs repair (the box's next send restores it). */
+  PREVIEW_FILE_MISSING: 500,
   /** The embedded MQTT broker cannot listen (port in use, address not local). */
   BROKER_START_FAILED: 500,
   /** Bad command line. */

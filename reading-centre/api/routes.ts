@@ -13,21 +13,31 @@ import type { BoxRegistry } from "../receiver/box-status.ts";
 import type { ReportOutbox } from "../reports/outbox.ts";
 import { submitReport, validateReportInput } from "../reports/report-service.ts";
 import type { InstanceStore } from "../store/instance-store.ts";
+import type { PreviewRecord, PreviewStore } from "../store/preview-store.ts";
 import type { StudyStore } from "../store/study-store.ts";
-import { claimStudy, releaseStudy, resolveStudy, summarize, worklist } from "../worklist/worklist.ts";
+import {
+  arriving,
+  claimStudy,
+  releaseStudy,
+  resolvePreviewSite,
+  resolveStudy,
+  summarize,
+  worklist,
+} from "../worklist/worklist.ts";
 
 export interface ApiDeps {
   users: UserStore;
   tokens: TokenStore;
   studies: StudyStore;
   instances: InstanceStore;
+  previews: PreviewStore;
   outbox: ReportOutbox;
   boxes: BoxRegistry;
   log: Logger;
 }
 
 export function createApiRouter(deps: ApiDeps): Router {
-  const { studies, log } = deps;
+  const { studies, previews, log } = deps;
   const router = new Router(log);
   const authed =
     (handler: (ctx: RequestContext, session: Session) => unknown): Handler =>
@@ -58,7 +68,7 @@ export function createApiRouter(deps: ApiDeps): Router {
   router.add(
     "GET",
     "/api/worklist",
-    authed(({ query }) => worklist(studies, { state: query.get("state") })),
+    authed(({ query }) => worklist(studies, { state: query.get("state") }, previews)),
   );
 
   router.add(
@@ -67,9 +77,10 @@ export function createApiRouter(deps: ApiDeps): Router {
     authed((ctx) => {
       const study = studyOf(ctx);
       return {
-        ...summarize(study),
+        ...summarize(study, previews),
         studyTime: study.studyTime,
         instances: study.instances,
+        previews: previews.list(study).map(previewItem),
         report: study.report,
       };
     }),
@@ -78,13 +89,17 @@ export function createApiRouter(deps: ApiDeps): Router {
   router.add(
     "POST",
     "/api/studies/:uid/claim",
-    authed(async (ctx, session) => summarize(await claimStudy(studies, studyOf(ctx), session.username))),
+    authed(async (ctx, session) =>
+      summarize(await claimStudy(studies, studyOf(ctx), session.username), previews),
+    ),
   );
 
   router.add(
     "POST",
     "/api/studies/:uid/release",
-    authed(async (ctx, session) => summarize(await releaseStudy(studies, studyOf(ctx), session.username))),
+    authed(async (ctx, session) =>
+      summarize(await releaseStudy(studies, studyOf(ctx), session.username), previews),
+    ),
   );
 
   router.add(
@@ -152,6 +167,73 @@ export function createApiRouter(deps: ApiDeps): Router {
     }),
   );
 
+  // Previews are served for a stored study and for one whose data is still on its way (only its
+  // previews arrived yet); see resolvePreviewSite.
+  const previewKeyOf = (ctx: RequestContext) => {
+    const studyInstanceUid = ctx.params.uid!;
+    const siteId = resolvePreviewSite(studies, previews, studyInstanceUid, ctx.query.get("siteId"));
+    return { siteId, studyInstanceUid };
+  };
+
+  router.add(
+    "GET",
+    "/api/studies/:uid/previews",
+    authed((ctx) => previews.list(previewKeyOf(ctx)).map(previewItem)),
+  );
+
+  router.add(
+    "GET",
+    "/api/studies/:uid/previews/:previewId",
+    authed(async (ctx) => {
+      const key = previewKeyOf(ctx);
+      const record = previews.get(key, ctx.params.previewId!);
+      if (!record) {
+        throw rcError("PREVIEW_NOT_FOUND", "the study has no preview with this id", {
+          studyInstanceUid: key.studyInstanceUid,
+          previewId: ctx.params.previewId,
+        });
+      }
+      const etag = `"${record.sha256}"`;
+      const headers = {
+        etag,
+        // Revalidate every time: a box may replace a preview under the same id.
+        "cache-control": "private, no-cache",
+        // The bytes were checked to be of this type; never let a browser guess another, and never
+        // let an SVG opened on its own run script or fetch anything.
+        "x-content-type-options": "nosniff",
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
+      };
+      if (ifNoneMatch(ctx.req.headers["if-none-match"], etag)) {
+        ctx.res.writeHead(304, headers);
+        ctx.res.end();
+        return undefined;
+      }
+      let bytes: Buffer;
+      try {
+        bytes = await previews.read(record);
+      } catch (error) {
+        throw rcError("PREVIEW_FILE_MISSING", "the preview is indexed but its file cannot be read", {
+          previewId: record.previewId,
+          reason: (error as Error).message,
+        });
+      }
+      ctx.res.writeHead(200, {
+        ...headers,
+        "content-type": record.mediaType,
+        "content-length": bytes.length,
+        "content-disposition": `inline; filename="${record.previewId}${EXTENSIONS[record.mediaType]}"`,
+      });
+      ctx.res.end(bytes);
+      return undefined;
+    }),
+  );
+
+  router.add(
+    "GET",
+    "/api/arriving",
+    authed(() => arriving(studies, previews)),
+  );
+
   router.add(
     "GET",
     "/api/boxes",
@@ -159,4 +241,24 @@ export function createApiRouter(deps: ApiDeps): Router {
   );
 
   return router;
+}
+
+const EXTENSIONS: Readonly<Record<PreviewRecord["mediaType"], string>> = {
+  "image/png": ".png",
+  "image/jpeg": ".jpg",
+  "image/svg+xml": ".svg",
+};
+
+/** A preview as the API lists it (the key fields are the request's). */
+function previewItem(record: PreviewRecord) {
+  const { siteId: _site, studyInstanceUid: _study, ...item } = record;
+  return item;
+}
+
+function ifNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(",").some((tag) => {
+    const t = tag.trim();
+    return t === "*" || t === etag || t === `W/${etag}`;
+  });
 }

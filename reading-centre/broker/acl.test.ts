@@ -43,6 +43,8 @@ test("a box may publish its up topics but not down, foreign-county, $SYS or reta
     ["$SYS/anything", true],
     ["random/topic", true],
     [upTopic(site, "chunk"), true, true],
+    [upTopic(site, "preview"), false],
+    [upTopic(site, "preview"), true, true],
   ];
   for (const [topic, refused, retain] of cases) {
     const client = await connect(`acl-${Math.random().toString(16).slice(2)}`);

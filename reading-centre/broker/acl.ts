@@ -8,15 +8,24 @@
  * - anyone else publishes only protocol `up` topics of this county, and subscribes only to one
  *   site's `down` topics (uploads carry patient data; nobody else may listen to them);
  * - `$` topics belong to the server (MQTT 3.1.1 §4.7.2);
- * - no publish is larger than MAX_CHUNK_BYTES + 64 KiB.
+ * - no publish is larger than MAX_PUBLISH_BYTES (the largest chunk or preview + 64 KiB).
  */
 import { timingSafeEqual } from "node:crypto";
 import type { AuthErrorCode, AuthenticateError, Client, PublishPacket, Subscription } from "aedes";
 import type { Logger } from "../../common/logger.ts";
-import { downWildcard, ID_PATTERN, MAX_CHUNK_BYTES, parseTopic } from "../../uploader/protocol/index.ts";
+import {
+  downWildcard,
+  ID_PATTERN,
+  MAX_CHUNK_BYTES,
+  MAX_PREVIEW_PAYLOAD_BYTES,
+  parseTopic,
+} from "../../uploader/protocol/index.ts";
 
-/** Headroom over the largest chunk's data for the chunk header, topic and MQTT framing. */
-export const MAX_PUBLISH_BYTES = MAX_CHUNK_BYTES + 64 * 1024;
+/**
+ * The largest publish the broker lets through: the largest binary message (a chunk's data, or a whole
+ * preview with its header), with headroom for the chunk header, the topic and the MQTT framing.
+ */
+export const MAX_PUBLISH_BYTES = Math.max(MAX_CHUNK_BYTES, MAX_PREVIEW_PAYLOAD_BYTES) + 64 * 1024;
 
 /** Client ids with this prefix are reserved for the reading centre's own clients. */
 export const INTERNAL_CLIENT_PREFIX = "dxgate-rc-";
@@ -103,7 +112,8 @@ export function createBrokerAcl(options: BrokerAclOptions): BrokerAcl {
         log.warn({ clientId: client.id, kind: parsed?.kind }, "mqtt publish outside the protocol refused");
         return done(new Error("not a protocol up topic of this county"));
       }
-      // Only the box's status is meant to be retained; a retained chunk would sit in broker memory.
+      // Only the box's status is meant to be retained; a retained chunk or preview would sit in
+      // broker memory (and be handed to every later subscriber).
       if (packet.retain && parsed.kind !== "status") {
         log.warn({ clientId: client.id, kind: parsed.kind }, "mqtt retained publish refused");
         return done(new Error("only status may be retained"));

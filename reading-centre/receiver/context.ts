@@ -2,6 +2,7 @@
 import type { Logger } from "../../common/logger.ts";
 import type { DownKind, JsonMessage, SiteAddress } from "../../uploader/protocol/index.ts";
 import type { InstanceStore } from "../store/instance-store.ts";
+import type { PreviewStore } from "../store/preview-store.ts";
 import type { StudyStore } from "../store/study-store.ts";
 import type { Staging } from "./staging.ts";
 
@@ -15,6 +16,7 @@ export interface ReceiverContext {
   staging: Staging;
   studies: StudyStore;
   instances: InstanceStore;
+  previews: PreviewStore;
   downlink: DownlinkPublisher;
   log: Logger;
 }

@@ -9,9 +9,11 @@ import {
   downWildcard,
   encodeChunk,
   encodeJsonMessage,
+  encodePreview,
   type InstanceDescriptor,
   type JsonMessage,
   type ManifestMessage,
+  type PreviewHeader,
   parseTopic,
   type ReportMessage,
   type StudyDescriptor,
@@ -91,6 +93,33 @@ export function manifestOf(study: TestStudy, transferId: string, chunkSize: numb
   };
 }
 
+/**
+ * Bytes that pass the protocol's PNG check: the PNG signature, then `size - 8` bytes derived from
+ * `seed` (not a decodable image; the reading centre never decodes one).
+ */
+export function fakePng(size: number, seed = 1): Buffer {
+  const body = Buffer.alloc(Math.max(0, size - 8));
+  for (let i = 0; i < body.length; i++) body[i] = (i * 31 + seed * 17) & 0xff;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), body]);
+}
+
+/** A preview header that matches `data`. */
+export function previewHeader(
+  studyInstanceUid: string,
+  previewId: string,
+  data: Buffer,
+  overrides: Partial<PreviewHeader> = {},
+): PreviewHeader {
+  return {
+    studyInstanceUid,
+    previewId,
+    mediaType: "image/png",
+    sha256: createHash("sha256").update(data).digest("hex"),
+    size: data.length,
+    ...overrides,
+  };
+}
+
 export interface Received {
   kind: string;
   message: JsonMessage;
@@ -151,6 +180,11 @@ export class FakeBox {
 
   count(kind: string, predicate: (message: JsonMessage) => boolean = () => true): number {
     return this.received.filter((r) => r.kind === kind && predicate(r.message)).length;
+  }
+
+  /** Publish a preview (QoS 1). Resolves on the broker's PUBACK; wait for the receiver's log to see it handled. */
+  async sendPreview(header: PreviewHeader, data: Buffer): Promise<void> {
+    await this.publish("preview", encodePreview(header, data));
   }
 
   async sendManifest(study: TestStudy, transferId: string, chunkSize = 4096): Promise<void> {

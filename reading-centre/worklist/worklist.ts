@@ -4,6 +4,7 @@
  */
 import { PRIORITY_RANK } from "../../uploader/protocol/index.ts";
 import { rcError } from "../errors.ts";
+import type { PreviewRecord, PreviewStore } from "../store/preview-store.ts";
 import type { StudyStore } from "../store/study-store.ts";
 import { STUDY_STATES, type StudyRecord, type StudyState } from "../store/types.ts";
 
@@ -22,6 +23,10 @@ export interface StudySummary {
   studyDescription: string;
   accessionNumber: string;
   instanceCount: number;
+  /** Previews the box sent for this study (they may have arrived before its data). */
+  previewCount: number;
+  /** The first preview's id in previewId order, for a thumbnail: GET /api/studies/{uid}/previews/{id}. */
+  firstPreviewId: string | null;
   complete: boolean;
   claimedBy: string | null;
   claimedAt: string | null;
@@ -34,8 +39,16 @@ export interface StudySummary {
   } | null;
 }
 
-export function summarize(study: StudyRecord): StudySummary {
+/** Answers "which previews does this study have"; a PreviewStore in the service. */
+export interface PreviewLookup {
+  list(key: { siteId: string; studyInstanceUid: string }): PreviewRecord[];
+}
+
+const NO_PREVIEWS: PreviewLookup = { list: () => [] };
+
+export function summarize(study: StudyRecord, previews: PreviewLookup = NO_PREVIEWS): StudySummary {
   const r = study.report;
+  const shown = previews.list(study);
   return {
     studyInstanceUid: study.studyInstanceUid,
     siteId: study.siteId,
@@ -51,6 +64,8 @@ export function summarize(study: StudyRecord): StudySummary {
     studyDescription: study.studyDescription,
     accessionNumber: study.accessionNumber,
     instanceCount: study.instances.length,
+    previewCount: shown.length,
+    firstPreviewId: shown[0]?.previewId ?? null,
     complete: study.complete,
     claimedBy: study.claimedBy,
     claimedAt: study.claimedAt,
@@ -75,7 +90,11 @@ export function compareWorklist(a: StudyRecord, b: StudyRecord): number {
   );
 }
 
-export function worklist(studies: StudyStore, filter: { state?: string | null } = {}): StudySummary[] {
+export function worklist(
+  studies: StudyStore,
+  filter: { state?: string | null } = {},
+  previews: PreviewLookup = NO_PREVIEWS,
+): StudySummary[] {
   const state = filter.state ?? null;
   if (state !== null && !(STUDY_STATES as readonly string[]).includes(state)) {
     throw rcError("FIELD_INVALID", `state must be one of ${STUDY_STATES.join(", ")}`, { field: "state" });
@@ -84,7 +103,7 @@ export function worklist(studies: StudyStore, filter: { state?: string | null } 
     .all()
     .filter((s) => state === null || s.state === state)
     .sort(compareWorklist)
-    .map(summarize);
+    .map((study) => summarize(study, previews));
 }
 
 /** The study with this UID; `siteId` picks one when two sites sent the same UID. */
@@ -102,6 +121,63 @@ export function resolveStudy(
     });
   }
   return found[0]!;
+}
+
+/**
+ * The site whose previews `GET /api/studies/{uid}/previews` shows. A stored study wins (as for every
+ * other study route, `siteId` picks one of several); only when no site has the study yet do previews
+ * alone make it known (an "arriving" study). A preview another site sent for the same UID is never
+ * shown with this site's study.
+ */
+export function resolvePreviewSite(
+  studies: StudyStore,
+  previews: Pick<PreviewStore, "siteIdsFor">,
+  studyInstanceUid: string,
+  siteId?: string | null,
+): string {
+  const stored = studies.findByUid(studyInstanceUid).filter((s) => !siteId || s.siteId === siteId);
+  if (stored.length > 0) return resolveStudy(studies, studyInstanceUid, siteId).siteId;
+  const arriving = previews.siteIdsFor(studyInstanceUid).filter((s) => !siteId || s === siteId);
+  if (arriving.length === 0) throw rcError("STUDY_NOT_FOUND", "no such study", { studyInstanceUid });
+  if (arriving.length > 1) {
+    throw rcError("STUDY_AMBIGUOUS", "several sites sent a study with this UID; add ?siteId=", {
+      studyInstanceUid,
+      siteIds: arriving,
+    });
+  }
+  return arriving[0]!;
+}
+
+export interface ArrivingStudy {
+  siteId: string;
+  studyInstanceUid: string;
+  previewCount: number;
+  firstPreviewId: string;
+  /** When its earliest preview arrived. */
+  firstReceivedAt: string;
+}
+
+/** Studies the county has previews of but no data yet (newest first): what is on its way. */
+export function arriving(studies: StudyStore, previews: PreviewStore): ArrivingStudy[] {
+  return previews
+    .keys()
+    .filter((key) => studies.get(key) === undefined)
+    .map((key) => {
+      const list = previews.list(key);
+      return {
+        siteId: key.siteId,
+        studyInstanceUid: key.studyInstanceUid,
+        previewCount: list.length,
+        firstPreviewId: list[0]!.previewId,
+        firstReceivedAt: list.map((p) => p.receivedAt).sort()[0]!,
+      };
+    })
+    .sort(
+      (a, b) =>
+        b.firstReceivedAt.localeCompare(a.firstReceivedAt) ||
+        a.siteId.localeCompare(b.siteId) ||
+        a.studyInstanceUid.localeCompare(b.studyInstanceUid),
+    );
 }
 
 export async function claimStudy(

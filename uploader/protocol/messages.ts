@@ -302,3 +302,62 @@ export const SCHEMAS: Readonly<Record<MessageType, object>> = Object.freeze({
     },
   },
 });
+
+// ── up/preview (binary, see codec.ts encodePreview / decodePreview) ─────────────────────────────
+
+/** What a preview may be. Rendered by browsers as is, so nothing else is accepted. */
+export const PREVIEW_MEDIA_TYPES = ["image/png", "image/svg+xml", "image/jpeg"] as const;
+export type PreviewMediaType = (typeof PREVIEW_MEDIA_TYPES)[number];
+
+/**
+ * Largest preview image (bytes) a sender may send and a receiver accepts. With its header and the
+ * MQTT framing it stays well under the county broker's publish limit. It is an upper bound, not a
+ * target: a box behind a broker with a lower publish cap (some managed brokers allow 64 KiB) sends a
+ * smaller rendition, or none (`maxPreviewBytes` in the uploader's options).
+ */
+export const MAX_PREVIEW_BYTES = 768 * 1024;
+/** Longest preview header (UTF-8 JSON bytes) either end accepts. */
+export const MAX_PREVIEW_HEADER_BYTES = 8 * 1024;
+/** Most distinct previews (previewIds) one study may have at the reading centre. */
+export const MAX_PREVIEWS_PER_STUDY = 100;
+/**
+ * A preview id: stable for what the preview depicts (e.g. the SOP Instance UID of the instance it
+ * shows, or "sheet-1" for the first page of an ECG sheet). It names a file at the reading centre and
+ * a URL segment, so no slashes, no leading dot.
+ */
+export const PREVIEW_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The JSON header of a preview. No patient data is needed here; the image itself may show the
+ * patient header (an ECG sheet does), so the bytes are patient data like everything else.
+ */
+export interface PreviewHeader {
+  studyInstanceUid: string;
+  previewId: string;
+  mediaType: PreviewMediaType;
+  /** Lower-case hex SHA-256 of the image bytes. */
+  sha256: string;
+  /** Bytes of the image, 1 … MAX_PREVIEW_BYTES. */
+  size: number;
+  /** Pixel size (for SVG: the nominal rendering size), when the sender knows it. */
+  width?: number;
+  height?: number;
+  /** Short free text for the viewer ("12-lead sheet", "series 2 image 14"); no patient data. */
+  description?: string;
+}
+
+/** The preview header's schema. Unknown fields are ignored (v1 compatibility rule). */
+export const PREVIEW_HEADER_SCHEMA = Object.freeze({
+  type: "object",
+  required: ["studyInstanceUid", "previewId", "mediaType", "sha256", "size"],
+  properties: {
+    studyInstanceUid: UID,
+    previewId: { type: "string", pattern: PREVIEW_ID_PATTERN.source },
+    mediaType: { enum: [...PREVIEW_MEDIA_TYPES] },
+    sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    size: { type: "integer", minimum: 1, maximum: MAX_PREVIEW_BYTES },
+    width: { type: "integer", minimum: 1, maximum: 65535 },
+    height: { type: "integer", minimum: 1, maximum: 65535 },
+    description: TEXT(STUDY_TEXT_LIMITS.description),
+  },
+});

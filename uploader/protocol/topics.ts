@@ -8,7 +8,8 @@
 export const TOPIC_ROOT = "dxgate";
 export const PROTOCOL_VERSION = 1;
 
-export const UP_KINDS = ["manifest", "chunk", "commit", "report-ack", "status"] as const;
+/** `preview` was added within v1 (an optional, unacknowledged message; see PROTOCOL.md). */
+export const UP_KINDS = ["manifest", "chunk", "commit", "report-ack", "status", "preview"] as const;
 export const DOWN_KINDS = ["commit-ack", "report"] as const;
 export type UpKind = (typeof UP_KINDS)[number];
 export type DownKind = (typeof DOWN_KINDS)[number];
