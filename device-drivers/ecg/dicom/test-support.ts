@@ -5,9 +5,16 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { EcgLead, EcgRecord, EcgWaveform } from "../ecg-record.ts";
 import { STANDARD_12_LEADS } from "../ecg-record.ts";
+import { type DcmjsDataset, readPart10, TAG, writePart10 } from "./dcmjs.ts";
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+/** The shared sample corpus next to the checkout (absent on a fresh clone: tests skip loudly). */
+export const SHARED_DATA = join(repoRoot, "..", "shared", "data");
+export const MORTARA_ECG = join(SHARED_DATA, "ecg-dicom", "waveform_ecg.dcm");
 
 /** Relative amplitude of the P, QRS and T waves per lead (roughly a normal adult 12-lead). */
 const LEAD_SHAPE: Record<string, [p: number, qrs: number, t: number]> = {
@@ -130,4 +137,31 @@ export function dciodvfy(
     ),
     output: result.output,
   };
+}
+
+/**
+ * dciodvfy warnings our objects may draw, each with why it is acceptable. Anything else fails.
+ * - Study ID (0020,0010) is Type 2 and left empty when the ECG is not linked to a scheduled
+ *   procedure: there is no identifier to give it, and inventing one would mislead; dciodvfy only
+ *   notes a DICOMDIR would want one.
+ */
+export const EXPLAINED_WARNINGS: ReadonlyArray<{ pattern: RegExp; reason: string }> = [
+  {
+    pattern: /StudyID\(0020,0010\).*needed to build DICOMDIR/,
+    reason: "Study ID is empty when the ECG is not linked to a scheduled procedure",
+  },
+];
+
+export const DCIODVFY_MISSING =
+  "dciodvfy (dicom3tools) is not installed: the IOD checks are SKIPPED (CI installs dicom3tools; apt-get install dicom3tools)";
+export const DCMDUMP_MISSING = "dcmdump (DCMTK) is not installed: the dcmdump parse checks are SKIPPED";
+
+/** The same object re-encoded in Implicit VR Little Endian (through dcmjs), to test the reader on it. */
+export function asImplicitVrLittleEndian(bytes: Uint8Array): Uint8Array {
+  const { meta, dataset } = readPart10(bytes);
+  const implicitMeta: DcmjsDataset = {
+    ...meta,
+    [TAG.TransferSyntaxUID]: { vr: "UI", Value: ["1.2.840.10008.1.2"] },
+  };
+  return writePart10(implicitMeta, dataset);
 }

@@ -152,7 +152,7 @@ function encodeWaveform(
     groupHz = hz * rate.factor;
     columns = columns.map((values) => upsampleLinear(values, rate.factor));
     notes.push(
-      `${what} sampled at ${formatDs(hz)} Hz, below the ${MIN_SAMPLING_HZ} Hz the ECG IODs allow: stored at ${formatDs(groupHz)} Hz, every ${rate.factor}th sample an original, those between linearly interpolated`,
+      `${what} sampled at ${formatDs(hz)} Hz, below the ${MIN_SAMPLING_HZ} Hz the ECG IODs allow: stored at ${formatDs(groupHz)} Hz: one sample in ${rate.factor} is an original, the others linear interpolation`,
     );
   }
   const group: EncodedGroup = {

@@ -264,7 +264,7 @@ function groupItem(group: EncodedGroup, record: EcgRecord): DcmjsDataset {
           definition,
           "ChannelDerivationDescription",
           "LO",
-          "Computed by the gateway from other leads, not measured by the device",
+          "Computed by the gateway, not measured by the device",
         );
       put(definition, "ChannelSensitivity", "DS", channel.sensitivityUv);
       definition[TAG.ChannelSensitivityUnitsSequence] = { vr: "SQ", Value: [codeItem(UNITS.microvolt)] };
