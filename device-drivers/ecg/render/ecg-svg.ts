@@ -252,16 +252,16 @@ function header(
   // Column 2: the device's global measurements, a dash where it gave none.
   const x2 = 110;
   const m = record.measurements ?? {};
+  // Some devices state only the RR interval; the rate is the same measurement (60 000 / RR).
+  const heartRate =
+    m.heartRateBpm ?? (m.rrIntervalMs && m.rrIntervalMs > 0 ? 60000 / m.rrIntervalMs : undefined);
   const ms = (value: number | undefined) => (value === undefined ? "—" : `${Math.round(value)} ms`);
   const slash = (values: Array<number | undefined>, unit: string) =>
     values.every((v) => v === undefined)
       ? "—"
       : `${values.map((v) => (v === undefined ? "—" : String(Math.round(v)))).join("/")}${unit}`;
   const measurementRows: Array<[string, string]> = [
-    [
-      labels.heartRate,
-      m.heartRateBpm === undefined ? "—" : `${Math.round(m.heartRateBpm)} ${labels.heartRateUnit}`,
-    ],
+    [labels.heartRate, heartRate === undefined ? "—" : `${Math.round(heartRate)} ${labels.heartRateUnit}`],
     [labels.rr, ms(m.rrIntervalMs)],
     [labels.pr, ms(m.prIntervalMs)],
     [labels.qrs, ms(m.qrsDurationMs)],
