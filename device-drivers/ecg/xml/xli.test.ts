@@ -56,7 +56,7 @@ test("XLI: chunks round-trip through the second-difference coding and the byte p
   const bytes = concatBytes(leads.map(xliChunk));
   const decoded = decodeXli(bytes, leads.length, 1500);
   assert.equal(decoded.length, 12);
-  decoded.forEach((samples, k) => assert.deepEqual(samples, leads[k]));
+  for (const [k, samples] of decoded.entries()) assert.deepEqual(samples, leads[k]);
 });
 
 test("XLI: only the declared leads are decoded; missing or overlong chunks are corrupt", () => {

@@ -44,7 +44,7 @@ export function synthetic12(samples: number, rateHz: number): Map<string, Int32A
     ["I", one],
     ["II", two],
     ["III", one.map((v, k) => (two[k] as number) - v)],
-    ["aVR", one.map((v, k) => -Math.round((v + (two[k] as number)) / 2))],
+    ["aVR", one.map((v, k) => Math.round(-(v + (two[k] as number)) / 2))],
     ["aVL", one.map((v, k) => Math.round(v - (two[k] as number) / 2))],
     ["aVF", one.map((v, k) => Math.round((two[k] as number) - v / 2))],
   ]);
@@ -155,7 +155,7 @@ export function base64(bytes: Uint8Array): string {
 export function int16Bytes(samples: Int32Array): Uint8Array {
   const bytes = new Uint8Array(samples.length * 2);
   const view = new DataView(bytes.buffer);
-  samples.forEach((v, k) => view.setInt16(k * 2, v, true));
+  for (const [k, v] of samples.entries()) view.setInt16(k * 2, v, true);
   return bytes;
 }
 

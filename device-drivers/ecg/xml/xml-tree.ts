@@ -27,7 +27,7 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   parseAttributeValue: false,
-  trimValues: true,
+  trimValues: false, // text is trimmed once joined, so spaces next to CDATA or entities survive
   // The five XML entities and numeric character references (&#x4E2D;) are decoded, each to one
   // character. Entities a DOCTYPE declares are refused before parsing (refuseEntityDeclarations),
   // so nothing can expand; the limits are the parser's second line of defence.
