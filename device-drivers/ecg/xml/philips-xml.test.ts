@@ -188,7 +188,14 @@ for (const [label, { file, middle }] of Object.entries(realFiles)) {
   }, () => {
     const rhythm = decodeReal(file).rhythm;
     const get = (name: string) => lead(rhythm, name)?.samples ?? new Int32Array(0);
-    const [one, two, three, avr, avl, avf] = ["I", "II", "III", "aVR", "aVL", "aVF"].map(get) as Int32Array[];
+    const [one, two, three, avr, avl, avf] = [
+      get("I"),
+      get("II"),
+      get("III"),
+      get("aVR"),
+      get("aVL"),
+      get("aVF"),
+    ];
     // The first 10 s: the recording (the 11th second holds the cart's calibration pulse).
     for (let k = 0; k < 5000; k++) {
       const [i, ii] = [one[k] as number, two[k] as number];
