@@ -23,7 +23,7 @@ import {
 } from "./display-format.ts";
 import { SHEET_LABELS, type SheetLabels, sourceFormatName } from "./sheet-labels.ts";
 import { layoutSheet, SHEET_GEOMETRY, type SheetLayout } from "./sheet-layout.ts";
-import { escapeXml, fitText, mm } from "./svg-text.ts";
+import { escapeXml, estimateTextWidthMm, fitText, mm } from "./svg-text.ts";
 import { drawnRuns, type TraceScale, tracePoints } from "./trace-points.ts";
 
 export const SHEET_SPEEDS_MM_PER_S = [25, 50] as const;
@@ -209,8 +209,13 @@ function header(
   const x1 = SHEET_GEOMETRY.gridXMm;
   const width1 = 88;
   const name = formatPersonName(patient.name, language);
+  const nameLabel = `${labels.name}:`;
+  const nameRoom = width1 - estimateTextWidthMm(nameLabel, size);
   out.push(
-    text(x1, 10, fitText(name || `${labels.name}: —`, width1, 4.4), 'font-size="4.4" font-weight="bold"'),
+    `<text x="${mm(x1)}" y="10" font-size="4.4" font-weight="bold">` +
+      `<tspan font-size="${size}" font-weight="normal" fill="${COLORS.muted}">${escapeXml(nameLabel)}</tspan>` +
+      // dx, not a space: librsvg drops a space at the end of a tspan.
+      `<tspan dx="1.2">${escapeXml(fitText(name || "—", nameRoom - 1.2, 4.4))}</tspan></text>`,
   );
   const computedAge = ageInYears(patient.birthDate, acquisition.date);
   const age = patient.age
