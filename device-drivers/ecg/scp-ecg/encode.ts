@@ -103,7 +103,7 @@ export function encodeScpEcg(record: EcgRecord, options: ScpEncodeOptions = {}):
   if (record.statements && record.statements.length > 0) {
     bodies.set(8, writeSection8(record.statements, record.acquisition, characterSet));
   }
-  return assembleRecord(bodies);
+  return assembleScpRecord(bodies);
 }
 
 interface UnitSamples {
@@ -228,7 +228,7 @@ function leadDataSection(
 }
 
 /** Sections in ID order after section 0, every one with its header and CRC, then the record CRC. */
-function assembleRecord(bodies: Map<number, Uint8Array>): Uint8Array {
+export function assembleScpRecord(bodies: Map<number, Uint8Array>): Uint8Array {
   const section0Length = SECTION_HEADER_LENGTH + POINTER_COUNT * 10;
   const ids = [...bodies.keys()].sort((a, b) => a - b);
   const offsets = new Map<number, number>();
