@@ -19,26 +19,51 @@ function pdv(contextId: number, control: number, value: Buffer): Buffer {
   return Buffer.concat([header, value]);
 }
 
-/** `open(n)`: whether a store stream is open once `n` PDUs were forwarded to dcmjs-dimse. */
-function harness(open: (forwardedPdus: number) => boolean) {
-  const written: Buffer[] = [];
+/**
+ * A stand-in for dcmjs-dimse's 'data' listener, as far as datasets go: after a command it opens a
+ * store stream at the dataset's first fragment (when `storing`), writes every PDV value it is handed
+ * (to the store stream, or to its in-memory buffer for other datasets), and ends at the last one.
+ */
+function harness(storing = true) {
+  const dataset: Buffer[] = [];
+  const inMemory: Buffer[] = [];
   const forwarded: Buffer[] = [];
   let bypassedBytes = 0;
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      written.push(Buffer.from(chunk));
-      callback();
-    },
-  });
+  let stream: Writable | undefined;
+  const forward = (bytes: Buffer) => {
+    forwarded.push(Buffer.from(bytes));
+    if (bytes[0] !== 0x04) return;
+    for (let at = 6; at + 6 <= bytes.length; ) {
+      const length = bytes.readUInt32BE(at);
+      const control = bytes[at + 5]!;
+      const value = bytes.subarray(at + 6, at + 4 + length);
+      at += 4 + length;
+      if (control & 0x01) continue; // a command: nothing to keep here
+      if (storing && !stream) {
+        stream = new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            dataset.push(Buffer.from(chunk));
+            callback();
+          },
+        });
+      }
+      if (stream) stream.write(value);
+      else inMemory.push(Buffer.from(value));
+      if (control & 0x02 && stream) {
+        stream.end();
+        stream = undefined;
+      }
+    }
+  };
   const path = new PDataFastPath({
-    storeStream: () => (open(forwarded.length) ? stream : undefined),
+    storeStream: () => stream,
     hasContext: (id) => id === 1,
-    forward: (bytes) => forwarded.push(Buffer.from(bytes)),
+    forward,
     bypassed: (bytes) => {
       bypassedBytes += bytes;
     },
   });
-  return { path, written, forwarded, bypassed: () => bypassedBytes };
+  return { path, dataset, inMemory, forwarded, bypassed: () => bypassedBytes };
 }
 
 /** Feed `bytes` in chunks of the given sizes (cycled), as a socket would deliver them. */
@@ -51,7 +76,12 @@ function feed(path: PDataFastPath, bytes: Buffer, sizes: number[]): void {
   }
 }
 
-test("middle dataset fragments go to the store stream; everything else reaches dcmjs-dimse whole", () => {
+/** The one-empty-PDV P-DATA-TF the fast path hands dcmjs-dimse in place of a dataset's first or last PDU. */
+function emptyFragment(control: number): Buffer {
+  return pdu(0x04, pdv(1, control, Buffer.alloc(0)));
+}
+
+test("a C-STORE dataset's bytes go to the store stream in order; dcmjs-dimse sees only empty first and last fragments", async () => {
   const associate = pdu(0x01, Buffer.from("association request body"));
   const command = pdu(0x04, pdv(1, 0x03, Buffer.from("command")));
   const first = pdu(0x04, pdv(1, 0x00, Buffer.alloc(300, 1)));
@@ -59,40 +89,69 @@ test("middle dataset fragments go to the store stream; everything else reaches d
     0x04,
     Buffer.concat([pdv(1, 0x00, Buffer.alloc(500, 2)), pdv(1, 0x00, Buffer.alloc(7, 3))]),
   );
-  const last = pdu(0x04, pdv(1, 0x02, Buffer.alloc(40, 4)));
+  const last = pdu(
+    0x04,
+    Buffer.concat([pdv(1, 0x00, Buffer.alloc(9, 5)), pdv(1, 0x02, Buffer.alloc(40, 4))]),
+  );
   const release = pdu(0x05, Buffer.alloc(4));
   const stream = Buffer.concat([associate, command, first, middle, last, release]);
+  const expected = Buffer.concat([
+    Buffer.alloc(300, 1),
+    Buffer.alloc(500, 2),
+    Buffer.alloc(7, 3),
+    Buffer.alloc(9, 5),
+    Buffer.alloc(40, 4),
+  ]);
   for (const sizes of [[stream.length], [1], [7, 64, 3], [1000, 5]]) {
-    // The store stream is open from the first fragment (dcmjs-dimse creates it) until the last.
-    const h = harness((pdus) => pdus >= 3);
+    const h = harness();
     feed(h.path, stream, sizes);
-    assert.deepEqual(h.forwarded, [associate, command, first, last, release], `chunks ${sizes}`);
-    assert.deepEqual(Buffer.concat(h.written), Buffer.concat([Buffer.alloc(500, 2), Buffer.alloc(7, 3)]));
-    assert.equal(h.bypassed(), middle.length);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(Buffer.concat(h.dataset), expected, `chunks ${sizes}`);
+    assert.deepEqual(
+      h.forwarded,
+      [associate, command, emptyFragment(0x00), emptyFragment(0x02), release],
+      `chunks ${sizes}`,
+    );
+    assert.equal(h.bypassed(), first.length + middle.length + last.length);
   }
 });
 
-test("a P-DATA-TF goes to dcmjs-dimse when no store stream is open, or a PDV is odd", () => {
-  const h = harness(() => true);
+test("a dataset in one PDU, and a dataset that is not stored, reach dcmjs-dimse as they came", () => {
+  const single = pdu(0x04, pdv(1, 0x02, Buffer.alloc(30, 7)));
+  const h = harness();
+  h.path.accept(single);
+  assert.deepEqual(h.forwarded, [single]);
+  assert.deepEqual(Buffer.concat(h.dataset), Buffer.alloc(30, 7));
+
+  // A C-FIND identifier: dcmjs-dimse opens no store stream, so it must see every byte itself.
+  const notStored = harness(false);
+  const first = pdu(0x04, pdv(1, 0x00, Buffer.alloc(10, 1)));
+  const last = pdu(0x04, pdv(1, 0x02, Buffer.alloc(10, 2)));
+  notStored.path.accept(first);
+  notStored.path.accept(last);
+  assert.deepEqual(notStored.forwarded, [emptyFragment(0x00), first, last]);
+  assert.deepEqual(
+    Buffer.concat(notStored.inMemory),
+    Buffer.concat([Buffer.alloc(10, 1), Buffer.alloc(10, 2)]),
+  );
+});
+
+test("a P-DATA-TF with an odd PDV goes to dcmjs-dimse whole", () => {
+  const h = harness();
   const cases = [
     pdu(0x04, pdv(1, 0x01, Buffer.from("command fragment"))),
-    pdu(0x04, Buffer.concat([pdv(1, 0x00, Buffer.alloc(10)), pdv(1, 0x02, Buffer.alloc(10))])),
+    pdu(0x04, Buffer.concat([pdv(1, 0x02, Buffer.alloc(10)), pdv(1, 0x00, Buffer.alloc(10))])), // after the last
     pdu(0x04, pdv(9, 0x00, Buffer.alloc(10))), // unknown presentation context
     pdu(0x04, Buffer.from([0, 0, 0, 50, 1, 0, 1, 2])), // PDV longer than its PDU
     pdu(0x04, Buffer.from([0, 0, 0])), // truncated PDV header
+    pdu(0x04, Buffer.alloc(0)), // no PDV at all
   ];
   for (const bytes of cases) h.path.accept(bytes);
   assert.deepEqual(h.forwarded, cases);
-  assert.equal(h.written.length, 0);
-
-  const closed = harness(() => false);
-  const middle = pdu(0x04, pdv(1, 0x00, Buffer.alloc(10)));
-  closed.path.accept(middle);
-  assert.deepEqual(closed.forwarded, [middle]);
 });
 
 test("after an unknown PDU type every byte is forwarded as received", () => {
-  const h = harness(() => true);
+  const h = harness();
   const good = pdu(0x05, Buffer.alloc(4));
   const garbage = Buffer.from([0x09, 0, 0, 0, 0, 2, 0xaa, 0xbb, 0x04, 0x00]);
   feed(h.path, Buffer.concat([good, garbage, good]), [3]);

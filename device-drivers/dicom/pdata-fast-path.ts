@@ -21,7 +21,8 @@ const P_DATA_TF = 0x04;
 /** PS3.8 9.3: A-ASSOCIATE-RQ/AC/RJ, P-DATA-TF, A-RELEASE-RQ/RP, A-ABORT. */
 const KNOWN_PDU_TYPES = new Set([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]);
 /** PS3.8 E.2, Message Control Header: bit 0 command, bit 1 last fragment. */
-const COMMAND_OR_LAST = 0x03;
+const COMMAND = 0x01;
+const LAST_FRAGMENT = 0x02;
 
 export interface PDataRoute {
   /** The C-STORE dataset's stream when middle fragments may bypass dcmjs-dimse now, else undefined. */
@@ -88,40 +89,84 @@ export class PDataFastPath {
     const parts = this.#parts;
     this.#parts = [];
     const length = this.#bodyLength;
-    if (this.#header[0] === P_DATA_TF) {
-      const stream = this.#route.storeStream();
-      const values = stream ? middleFragmentValues(parts, length, this.#route) : undefined;
-      if (stream && values) {
-        for (const value of values) stream.write(value);
-        this.#route.bypassed(PDU_HEADER + length);
-        return;
-      }
-    }
+    if (this.#header[0] === P_DATA_TF && this.#bypass(parts, length)) return;
     this.#route.forward(Buffer.concat([this.#header, ...parts], PDU_HEADER + length));
   }
+
+  /**
+   * Writes a P-DATA-TF's dataset fragments to the store stream itself when it can; false when the
+   * PDU must go to dcmjs-dimse whole. dcmjs-dimse still sees the two moments it must act on, as a
+   * PDU holding one empty fragment: the dataset's first fragment (it opens the store stream,
+   * synchronously, from its 'data' listener) and its last (it ends the stream and answers). An empty
+   * fragment adds no byte to the dataset, so whatever dcmjs-dimse does with it, the bytes are right.
+   */
+  #bypass(parts: Buffer[], length: number): boolean {
+    const fragments = datasetFragments(parts, length, this.#route);
+    if (!fragments) return false;
+    let stream = this.#route.storeStream();
+    if (!stream) {
+      // A dataset that fits one PDU is small: not worth the detour.
+      if (fragments.lastContextId !== undefined) return false;
+      this.#route.forward(emptyFragmentPdu(fragments.firstContextId, 0));
+      stream = this.#route.storeStream();
+      // Not a C-STORE dataset (dcmjs-dimse keeps those in memory): hand it the PDU as it came.
+      if (!stream) return false;
+    }
+    for (const value of fragments.values) stream.write(value);
+    this.#route.bypassed(PDU_HEADER + length);
+    if (fragments.lastContextId !== undefined) {
+      this.#route.forward(emptyFragmentPdu(fragments.lastContextId, LAST_FRAGMENT));
+    }
+    return true;
+  }
+}
+
+interface DatasetFragments {
+  values: Buffer[];
+  firstContextId: number;
+  /** The context of the dataset's last fragment, when this PDU ends the dataset. */
+  lastContextId: number | undefined;
 }
 
 /**
  * The PDV values of a P-DATA-TF body when every PDV is well framed, on a known presentation context,
- * and a dataset fragment that is not the last; otherwise undefined (dcmjs-dimse must see the PDU).
+ * and a dataset fragment (not a command), at most the final one marked last; otherwise undefined
+ * (dcmjs-dimse must see the PDU as it came).
  */
-function middleFragmentValues(
+function datasetFragments(
   parts: Buffer[],
   length: number,
   route: Pick<PDataRoute, "hasContext">,
-): Buffer[] | undefined {
+): DatasetFragments | undefined {
   const reader = new PartsReader(parts, length);
   const values: Buffer[] = [];
+  let firstContextId: number | undefined;
+  let lastContextId: number | undefined;
   while (reader.left > 0) {
+    if (lastContextId !== undefined) return undefined; // a fragment after the last one: odd, not ours
     if (reader.left < PDU_HEADER) return undefined;
     const itemLength = reader.uint32();
     const contextId = reader.byte();
     const control = reader.byte();
     if (itemLength < 2 || itemLength - 2 > reader.left) return undefined;
-    if (control & COMMAND_OR_LAST || !route.hasContext(contextId)) return undefined;
+    if (control & COMMAND || !route.hasContext(contextId)) return undefined;
+    firstContextId ??= contextId;
+    if (control & LAST_FRAGMENT) lastContextId = contextId;
     reader.take(itemLength - 2, values);
   }
-  return values;
+  if (firstContextId === undefined) return undefined;
+  return { values, firstContextId, lastContextId };
+}
+
+/** A P-DATA-TF of one dataset PDV with no value (PS3.8 9.3.5.1: item length 2 = header only). */
+function emptyFragmentPdu(contextId: number, control: number): Buffer {
+  const pdu = Buffer.alloc(PDU_HEADER + 6);
+  pdu[0] = P_DATA_TF;
+  pdu.writeUInt32BE(6, 2);
+  pdu.writeUInt32BE(2, 6);
+  pdu[10] = contextId;
+  pdu[11] = control;
+  return pdu;
 }
 
 /** Sequential reads across a list of buffers, returning views, never copies. */
