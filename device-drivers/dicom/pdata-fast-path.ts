@@ -6,11 +6,12 @@
  *
  * This router takes the place of dcmjs-dimse's socket 'data' listener. It frames PDUs itself
  * (PS3.8 9.3.1) holding views of the socket's chunks, never copies, and at the end of each PDU:
- *  - a P-DATA-TF whose PDVs (PS3.8 9.3.5.1, E.2) are all dataset fragments that are not the last,
- *    on known presentation contexts, while dcmjs-dimse has a C-STORE's store stream open: its values
- *    are written to that stream, in order — exactly the writes dcmjs-dimse would have made;
- *  - every other PDU (association, commands, a dataset's first and last fragment, anything odd) is
- *    handed whole to dcmjs-dimse's own listener, which parses and dispatches it as before.
+ *  - a P-DATA-TF whose PDVs (PS3.8 9.3.5.1, E.2) are all dataset fragments on known presentation
+ *    contexts, for a C-STORE: its values are written to the store stream, in order — exactly the
+ *    writes dcmjs-dimse would have made. dcmjs-dimse is handed one empty fragment in place of the
+ *    dataset's first PDU (it opens the store stream) and of its last (it ends it and answers);
+ *  - every other PDU (association, commands, a dataset that fits one PDU, datasets of other
+ *    services, anything odd) is handed whole to dcmjs-dimse's own listener, as before.
  * On an unknown PDU type it steps aside for good and forwards the raw bytes, so dcmjs-dimse sees
  * exactly the stream it would have seen (and fails on it as it would have).
  */
