@@ -3,7 +3,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { waveformSeconds } from "../ecg-record.ts";
-import { decodeEcgXml, decodeGeMuseXml, decodeHl7Aecg, detectEcgXmlDialect, EcgXmlError } from "./index.ts";
+import {
+  decodeEcgXml,
+  decodeGeMuseXml,
+  decodeHl7Aecg,
+  detectEcgXmlDialect,
+  EcgXmlError,
+  MAX_XML_BYTES,
+} from "./index.ts";
 import {
   aecgDocument,
   concatBytes,
@@ -61,6 +68,10 @@ test("a MUSE export from a Chinese cart in GB2312 keeps the patient's name", () 
 
 test("decoders also take text that is already decoded", () => {
   assert.equal(decodeHl7Aecg(`\uFEFF${aecg}`).rhythm.leads[0]?.name, "II");
+});
+
+test("text beyond the size limit is refused before parsing", () => {
+  assert.throws(() => decodeHl7Aecg(" ".repeat(MAX_XML_BYTES + 1)), { code: "ECG_XML_TOO_LARGE" });
 });
 
 test("detectEcgXmlDialect looks only at the start of a file", () => {

@@ -6,6 +6,7 @@ import type { EcgRecord } from "../ecg-record.ts";
 import { EcgXmlError } from "./errors.ts";
 import { decodeGeMuseDocument } from "./ge-muse-xml.ts";
 import { decodeHl7AecgDocument } from "./hl7-aecg.ts";
+import { MAX_XML_BYTES } from "./limits.ts";
 import { decodePhilipsDocument } from "./philips-xml.ts";
 import { decodeXmlBytes } from "./xml-text.ts";
 import { parseXmlDocument, type XmlElement } from "./xml-tree.ts";
@@ -69,7 +70,15 @@ function decodeAs(dialect: EcgXmlDialect, input: Uint8Array | string): EcgRecord
 }
 
 function parse(input: Uint8Array | string): { root: XmlElement; notes: string[] } {
-  if (typeof input === "string") return { root: parseXmlDocument(input.replace(/^\uFEFF/, "")), notes: [] };
+  if (typeof input === "string") {
+    if (input.length > MAX_XML_BYTES) {
+      throw new EcgXmlError(
+        "ECG_XML_TOO_LARGE",
+        `ECG XML text of ${input.length} characters; the box accepts at most ${MAX_XML_BYTES}`,
+      );
+    }
+    return { root: parseXmlDocument(input.replace(/^\uFEFF/, "")), notes: [] };
+  }
   const { text, notes } = decodeXmlBytes(input);
   return { root: parseXmlDocument(text), notes: [...notes] };
 }

@@ -214,9 +214,11 @@ function patientFrom(root: XmlElement): EcgRecord["patient"] {
 }
 
 function acquisitionFrom(root: XmlElement, series: XmlElement): EcgRecord["acquisition"] {
-  const effective = child(root, "effectiveTime");
+  // The ECG's own time; the rhythm series' start when the document leaves it out.
   const when = dateTimeFromHl7(
-    attributeAt(effective, "value", "center") ?? attributeAt(effective, "value", "low"),
+    attributeAt(root, "value", "effectiveTime", "center") ??
+      attributeAt(root, "value", "effectiveTime", "low") ??
+      attributeAt(series, "value", "effectiveTime", "low"),
   );
   const author = child(series, "author", "seriesAuthor");
   const device = child(author, "manufacturedSeriesDevice");

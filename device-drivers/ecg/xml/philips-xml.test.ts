@@ -49,6 +49,14 @@ test("a generated PageWriter 1.04.01 file (UTF-16LE, BOM, XLI): every lead back 
   }
 });
 
+test("a generated SierraECG 1.03-style waveform (compressflag/compressmethod, rate from signalcharacteristics)", () => {
+  const chunks = concatBytes([...philipsResiduals(truth).values()].map(xliChunk));
+  const parsedwaveforms = `<parsedwaveforms compressflag="True" compressmethod="XLI" filterflag="False" dataencoding="Base64" durationperchannel="2000" nbitspersample="16">${base64(chunks)}</parsedwaveforms>`;
+  const record = decodePhilipsXml(utf8(philipsDocument({ parsedwaveforms }).replace("utf-16", "UTF-8")));
+  assert.equal(record.rhythm.samplingFrequencyHz, 500);
+  for (const [name, samples] of truth) assert.deepEqual(lead(record.rhythm, name)?.samples, samples, name);
+});
+
 test("a generated Philips file: patient, acquisition, measurements, statements", () => {
   const record = decodePhilipsXml(utf16leWithBom(philipsDocument({ parsedwaveforms: parsedXli(truth) })));
   assert.deepEqual(record.patient, {
