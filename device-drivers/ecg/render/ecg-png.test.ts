@@ -68,6 +68,18 @@ test("the image shows the grid and the traces: far more black ink in the grid th
   );
 });
 
+test("the preview is palette-quantised to less than half the size with the same grid and trace ink", async () => {
+  const record = syntheticEcgRecord();
+  const palette = await renderEcgPng(record);
+  const full = await renderEcgPng(record, { palette: false });
+  assert.equal((await sharp(palette).metadata()).isPalette, true);
+  assert.equal((await sharp(full).metadata()).isPalette, false);
+  assert.ok(palette.byteLength * 2 < full.byteLength, `${palette.byteLength} vs ${full.byteLength} bytes`);
+  const [a, b] = [await inkInGrid(palette, 150), await inkInGrid(full, 150)];
+  assert.ok(Math.abs(a.black - b.black) < b.black * 0.1, `black ${a.black} vs ${b.black}`);
+  assert.ok(Math.abs(a.grid - b.grid) < b.grid * 0.1, `grid ${a.grid} vs ${b.grid}`);
+});
+
 test("a resolution outside 50–600 DPI is refused with a stable code", async () => {
   for (const dpi of [0, 20, 1200, Number.NaN])
     await assert.rejects(

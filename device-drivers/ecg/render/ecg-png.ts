@@ -19,13 +19,16 @@ export interface EcgPngOptions extends EcgSheetOptions {
   /** Resolution (default 150, the preview); 300 for print. */
   dpi?: number;
   /**
-   * Quantise to a 256-colour palette (default true): the sheet has few colours, and the preview
-   * crosses a slow link, so this makes the file several times smaller with no visible change.
+   * Quantise to a 256-colour palette. Default: yes for preview resolutions (below 200 DPI) — the
+   * sheet has few colours and the preview crosses a slow link, so the file shrinks by more than
+   * half with no visible change; no for print, where quantising a 300 DPI page costs seconds on a
+   * small box and the file stays local.
    */
   palette?: boolean;
 }
 
 const MIN_DPI = 50;
+const MAX_DPI = 600;
 
 /** Pixel size of the A4 landscape sheet at `dpi` (1754 × 1240 at 150, 3508 × 2480 at 300). */
 export function sheetPixelSize(dpi: number): { widthPx: number; heightPx: number } {
@@ -34,10 +37,9 @@ export function sheetPixelSize(dpi: number): { widthPx: number; heightPx: number
     heightPx: Math.round((SHEET_GEOMETRY.pageHeightMm / 25.4) * dpi),
   };
 }
-const MAX_DPI = 600;
 
 export async function renderEcgPng(record: EcgRecord, options: EcgPngOptions = {}): Promise<Uint8Array> {
-  const { dpi = PREVIEW_DPI, palette = true, ...sheetOptions } = options;
+  const { dpi = PREVIEW_DPI, palette = dpi < 200, ...sheetOptions } = options;
   if (!Number.isFinite(dpi) || dpi < MIN_DPI || dpi > MAX_DPI)
     throw new DxgateError(
       "ECG_RENDER_OPTION_INVALID",
@@ -50,7 +52,7 @@ export async function renderEcgPng(record: EcgRecord, options: EcgPngOptions = {
   const png = await sharp(Buffer.from(svg, "utf8"), { density: 72 })
     .flatten({ background: "#ffffff" })
     .withMetadata({ density: dpi })
-    .png(palette ? { palette: true, colours: 256, effort: 4 } : {})
+    .png(palette ? { palette: true, colours: 256, effort: 1 } : {})
     .toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
