@@ -144,11 +144,17 @@ export function dciodvfy(
  * - Study ID (0020,0010) is Type 2 and left empty when the ECG is not linked to a scheduled
  *   procedure: there is no identifier to give it, and inventing one would mislead; dciodvfy only
  *   notes a DICOMDIR would want one.
+ * - Patient ID (0010,0020), Type 2, is empty when neither the device nor a registration gave one
+ *   (acquisition modules stream no patient data, de-identified exports carry none); same note.
  */
 export const EXPLAINED_WARNINGS: ReadonlyArray<{ pattern: RegExp; reason: string }> = [
   {
     pattern: /StudyID\(0020,0010\).*needed to build DICOMDIR/,
     reason: "Study ID is empty when the ECG is not linked to a scheduled procedure",
+  },
+  {
+    pattern: /PatientID\(0010,0020\).*needed to build DICOMDIR/,
+    reason: "Patient ID is empty when neither the device nor the registration gave one",
   },
 ];
 

@@ -59,6 +59,18 @@ const SCENARIOS: ReadonlyArray<{ name: string; record: () => EcgRecord; sopClass
     sopClass: SOP_CLASS.twelveLeadEcg,
   },
   {
+    name: "a record with no patient data and no device identity (an acquisition module's stream)",
+    record: () => ({
+      source: { format: "ecg-stream" },
+      patient: {},
+      acquisition: {},
+      rhythm: syntheticWaveform({ leads: STANDARD_12_LEADS, samplingFrequencyHz: 500, seconds: 10 }),
+      gaps: [{ startSample: 2500, sampleCount: 250 }],
+      notes: ["Record cut short: the line closed after 10 s"],
+    }),
+    sopClass: SOP_CLASS.twelveLeadEcg,
+  },
+  {
     name: "a Chinese patient name, institution and statements",
     record: () =>
       synthetic12LeadRecord({
