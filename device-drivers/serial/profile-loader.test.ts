@@ -138,3 +138,59 @@ test("problems in a site's directory name the file and field; a missing director
   const missing = loadProfiles({ builtinDir: dir, customDir: join(dir, "nope"), protocols: PROTOCOLS });
   assert.ok(missing.problems.some((p) => p.includes("nope: cannot read the profiles directory (ENOENT)")));
 });
+
+test("the shipped profiles are valid against the real protocols; generic ones say so", () => {
+  const loaded = loadProfiles();
+  assert.deepEqual(loaded.problems, []);
+  const ids = loaded.profiles.map((p) => p.id).sort();
+  assert.deepEqual(ids, [
+    "generic-ecg-stream-12-lead",
+    "generic-ecg-stream-8-lead",
+    "generic-scp-ecg-usb-serial",
+  ]);
+  for (const profile of loaded.profiles) {
+    assert.equal(profile.generic, true, `${profile.id} is generic`);
+    assert.match(profile.description ?? "", /^GENERIC, not a specific model/);
+  }
+  const scp = loaded.profiles.find((p) => p.protocol === "scp-ecg")!;
+  const chips = scp.match.usb!.map((u) => `${u.vendorId}:${u.productId}`);
+  for (const chip of ["0403:6001", "067b:2303", "1a86:7523", "10c4:ea60"])
+    assert.ok(chips.includes(chip), chip);
+  assert.equal(scp.protocolSettings.maxRecordBytes, 16 * 1024 * 1024, "defaults filled in");
+});
+
+test("stream settings the frame stream cannot work with are refused naming the field", () => {
+  const result = parseProfile(
+    JSON.stringify({
+      id: "bad-module",
+      generic: false,
+      vendor: "Acme",
+      model: "M",
+      match: {},
+      line: { baudRate: 115200 },
+      protocol: "ecg-stream",
+      protocolSettings: { recordSeconds: 2, minRecordSeconds: 5 },
+    }),
+    "x",
+  );
+  assert.ok("problems" in result);
+  assert.match(result.problems[0]!, /^protocolSettings\.minRecordSeconds: 5 s is longer than recordSeconds/);
+  const schema = parseProfile(
+    JSON.stringify({
+      id: "bad-module",
+      generic: false,
+      vendor: "Acme",
+      model: "M",
+      match: {},
+      line: { baudRate: 115200 },
+      protocol: "ecg-stream",
+      protocolSettings: { sampleBytes: 4 },
+    }),
+    "x",
+  );
+  assert.ok("problems" in schema);
+  assert.match(
+    schema.problems[0]!,
+    /^protocolSettings\.sampleBytes: must be equal to one of the allowed values/,
+  );
+});

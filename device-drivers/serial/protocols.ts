@@ -6,6 +6,12 @@
  */
 import { Ajv, type ErrorObject } from "ajv";
 import type { LineDecoder } from "../ecg/line-decoder.ts";
+import { createScpEcgLineDecoder } from "../ecg/scp-ecg/index.ts";
+import {
+  createStreamLineDecoder,
+  resolveStreamSettings,
+  STREAM_SETTINGS_SCHEMA,
+} from "../ecg/stream/index.ts";
 
 export interface SerialProtocol {
   /** The name profiles use, e.g. "scp-ecg". */
@@ -16,12 +22,56 @@ export interface SerialProtocol {
    * filled in before `createDecoder` sees the settings.
    */
   settingsSchema: object;
+  /**
+   * Rules the schema cannot express (one field against another): problems as `field: message`,
+   * relative to the settings object. Absent = the schema says it all.
+   */
+  checkSettings?(settings: Readonly<Record<string, unknown>>): string[];
   /** A fresh decoder for one line; called on every (re)connection, so no state leaks across them. */
   createDecoder(settings: Readonly<Record<string, unknown>>): LineDecoder;
 }
 
+const MIB = 1024 * 1024;
+
 /** The registered protocols. */
-export const SERIAL_PROTOCOLS: readonly SerialProtocol[] = [];
+export const SERIAL_PROTOCOLS: readonly SerialProtocol[] = [
+  {
+    name: "scp-ecg",
+    description: "SCP-ECG (EN 1064) records sent whole, one after another, by resting ECG carts",
+    settingsSchema: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        maxRecordBytes: {
+          type: "integer",
+          minimum: 1024,
+          maximum: 64 * MIB,
+          default: 16 * MIB,
+          description: "a record header stating more is treated as line noise",
+        },
+      },
+    },
+    createDecoder: (settings) =>
+      createScpEcgLineDecoder({ maxRecordBytes: settings.maxRecordBytes as number }),
+  },
+  {
+    name: "ecg-stream",
+    description:
+      "fixed-frame sample stream of ECG acquisition modules (device-drivers/ecg/stream/PROTOCOL.md)",
+    settingsSchema: STREAM_SETTINGS_SCHEMA,
+    checkSettings(settings) {
+      try {
+        resolveStreamSettings(settings);
+        return [];
+      } catch (error) {
+        const field = (error as { details?: { field?: string } }).details?.field ?? "(root)";
+        const message = (error as Error).message.replace(/^.*?protocolSettings\.[^:]*: /, "");
+        return [`${field}: ${message}`];
+      }
+    },
+    createDecoder: (settings) => createStreamLineDecoder(settings),
+  },
+];
 
 export function findProtocol(
   name: string,
@@ -49,8 +99,12 @@ export function validateProtocolSettings(
     compiled.set(protocol.settingsSchema, validate);
   }
   const copy = structuredClone(settings ?? {});
-  if (validate(copy)) return { settings: copy as Record<string, unknown> };
-  return { problems: (validate.errors ?? []).map((error) => describeSchemaError(error, copy, at)) };
+  if (!validate(copy)) {
+    return { problems: (validate.errors ?? []).map((error) => describeSchemaError(error, copy, at)) };
+  }
+  const problems = protocol.checkSettings?.(copy as Record<string, unknown>) ?? [];
+  if (problems.length > 0) return { problems: problems.map((problem) => `${at}.${problem}`) };
+  return { settings: copy as Record<string, unknown> };
 }
 
 /** One ajv error as `field.path: message (got value)`, the way the config loader words them. */
