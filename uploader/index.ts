@@ -14,6 +14,7 @@ import { StatusPublisher, statusMessage } from "./status.ts";
 export type { BackoffPolicy } from "./backoff.ts";
 export { UPLOAD_ERRORS } from "./errors.ts";
 export { DEFAULTS as UPLOADER_DEFAULTS, type UploaderOptions } from "./options.ts";
+export { PREVIEW_SKIPS } from "./previews.ts";
 export * from "./protocol/index.ts";
 export type * from "./types.ts";
 

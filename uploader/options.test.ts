@@ -23,11 +23,15 @@ test("defaults", () => {
   assert.deepEqual(resolved.retry, { baseMs: 2000, maxMs: 300_000 });
   assert.equal(resolved.statusIntervalMs, 60_000);
   assert.equal(resolved.pollIntervalMs, 5000);
+  assert.equal(resolved.sendPreviews, true);
+  assert.equal(resolved.maxPreviewBytes, 768 * 1024);
 });
 
 test("bad configuration fails in createUploader, by name", () => {
   assert.throws(() => createUploader({ ...base, chunkSize: 2 * 1024 * 1024 }), /chunkSize/);
   assert.throws(() => createUploader({ ...base, chunkSize: 100 }), /chunkSize/);
+  assert.throws(() => createUploader({ ...base, maxPreviewBytes: 768 * 1024 + 1 }), /maxPreviewBytes/);
+  assert.throws(() => createUploader({ ...base, maxPreviewBytes: 0 }), /maxPreviewBytes/);
   assert.throws(() => createUploader({ ...base, window: 0 }), /window/);
   assert.throws(() => createUploader({ ...base, brokerUrl: "http://x" }), /brokerUrl/);
   assert.throws(() => createUploader({ ...base, site: { countyId: "c/1", siteId: "s1" } }), /countyId/);

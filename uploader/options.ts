@@ -4,7 +4,7 @@
  */
 import type { Logger } from "../common/logger.ts";
 import { type BackoffPolicy, validateBackoffPolicy } from "./backoff.ts";
-import { ID_PATTERN, MAX_CHUNK_BYTES, type SiteAddress } from "./protocol/index.ts";
+import { ID_PATTERN, MAX_CHUNK_BYTES, MAX_PREVIEW_BYTES, type SiteAddress } from "./protocol/index.ts";
 import type { OutboundQueue, ReportInbox } from "./types.ts";
 
 export interface UploaderOptions {
@@ -34,6 +34,14 @@ export interface UploaderOptions {
   keepaliveSeconds?: number;
   /** Give up on a CONNACK after this long; default 30 s. */
   connectTimeoutMs?: number;
+  /** Send studies' previews (`OutboundStudy.previews`) ahead of their data; default true. */
+  sendPreviews?: boolean;
+  /**
+   * Largest preview sent, bytes; larger ones are skipped with a warning. Default and ceiling
+   * MAX_PREVIEW_BYTES (768 KiB); lower it for a broker with a smaller publish limit (a 64 KiB cap
+   * leaves about 56 KiB for the image).
+   */
+  maxPreviewBytes?: number;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -46,6 +54,8 @@ export const DEFAULTS = Object.freeze({
   pollIntervalMs: 5000,
   keepaliveSeconds: 30,
   connectTimeoutMs: 30_000,
+  sendPreviews: true,
+  maxPreviewBytes: MAX_PREVIEW_BYTES,
 });
 
 export type ResolvedOptions = Required<Omit<UploaderOptions, "software">> & { software: string | undefined };
@@ -77,6 +87,8 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
     pollIntervalMs: options.pollIntervalMs ?? DEFAULTS.pollIntervalMs,
     keepaliveSeconds: options.keepaliveSeconds ?? DEFAULTS.keepaliveSeconds,
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    sendPreviews: options.sendPreviews ?? DEFAULTS.sendPreviews,
+    maxPreviewBytes: options.maxPreviewBytes ?? DEFAULTS.maxPreviewBytes,
     software: options.software,
   };
   // The manifest schema's floor is 1024; the ceiling is what a receiver accepts.
@@ -87,6 +99,8 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
   integer("pollIntervalMs", resolved.pollIntervalMs, 1, 2 ** 31 - 1);
   integer("keepaliveSeconds", resolved.keepaliveSeconds, 0, 65_535);
   integer("connectTimeoutMs", resolved.connectTimeoutMs, 1, 2 ** 31 - 1);
+  integer("maxPreviewBytes", resolved.maxPreviewBytes, 1, MAX_PREVIEW_BYTES);
+  if (typeof resolved.sendPreviews !== "boolean") throw new RangeError("sendPreviews must be a boolean");
   validateBackoffPolicy(resolved.retry, "retry");
   validateBackoffPolicy(resolved.reconnect, "reconnect");
   if (resolved.software !== undefined && resolved.software.length > 64) {

@@ -2,6 +2,10 @@
  * The upload loop: while connected, take the queue's next study and run one transfer attempt at a
  * time. A study whose attempt failed is held back for a jittered exponential backoff of its own, so
  * a study the county keeps refusing neither hot-loops nor blocks the studies behind it.
+ *
+ * Previews (sent ahead of each attempt's manifest) are remembered per study once the broker has them,
+ * so a retry does not send them again; and an attempt that lost its connection while sending previews
+ * is retried once without them (an older county broker closes the connection on the unknown topic).
  */
 import type { Logger } from "../common/logger.ts";
 import { type BackoffPolicy, backoffDelay } from "./backoff.ts";
@@ -9,7 +13,7 @@ import type { CommitAckRegistry } from "./commit-acks.ts";
 import { describeError, UPLOAD_ERRORS, uploadError } from "./errors.ts";
 import type { SiteAddress } from "./protocol/index.ts";
 import type { SessionPort } from "./session.ts";
-import { type TransferSettings, transferStudy } from "./transfer.ts";
+import { failedWhileSendingPreviews, type TransferSettings, transferStudy } from "./transfer.ts";
 import type { OutboundQueue, OutboundStudy } from "./types.ts";
 
 export interface SenderOptions extends TransferSettings {
@@ -29,11 +33,20 @@ interface Hold {
   notBefore: number;
 }
 
+/** What the sender remembers of a study's previews between its attempts (until it is delivered). */
+interface PreviewMemory {
+  /** `previewKey`s the broker acknowledged; a retry does not send them again. */
+  sent: Set<string>;
+  /** The last attempt lost its connection while sending previews: send none on the next one. */
+  skipNext: boolean;
+}
+
 export class Sender {
   readonly #options: SenderOptions;
   readonly #log: Logger;
   readonly #stopping = new AbortController();
   readonly #held = new Map<string, Hold>();
+  readonly #previews = new Map<string, PreviewMemory>();
   #loop: Promise<void> | undefined;
   #current: AbortController | undefined;
   #wakeSleeper: (() => void) | undefined;
@@ -52,6 +65,9 @@ export class Sender {
           uploadError(UPLOAD_ERRORS.sessionLost, "the broker no longer holds the box's session"),
         );
       }
+      // A broker that lost our session may have lost what it held for the reading centre too
+      // (a restarted in-memory broker): previews it acknowledged are sent again.
+      if (!sessionPresent) for (const memory of this.#previews.values()) memory.sent.clear();
       this.#wake();
     });
   }
@@ -99,9 +115,16 @@ export class Sender {
     const attempt = new AbortController();
     this.#current = attempt;
     const started = Date.now();
+    const previews = this.#previewMemory(studyInstanceUid);
+    const skipPreviews = previews.skipNext;
+    previews.skipNext = false;
     try {
       await queue.uploading(studyInstanceUid);
-      const result = await transferStudy(this.#options, outbound, attempt.signal);
+      const result = await transferStudy(this.#options, outbound, attempt.signal, {
+        skipAll: skipPreviews,
+        alreadySent: previews.sent,
+        onSent: (key) => previews.sent.add(key),
+      });
       try {
         await queue.delivered(studyInstanceUid, result.stored);
       } catch (error) {
@@ -113,12 +136,14 @@ export class Sender {
       }
       const failures = this.#held.get(studyInstanceUid)?.failures ?? 0;
       this.#held.delete(studyInstanceUid);
+      this.#previews.delete(studyInstanceUid);
       this.#log.info(
         {
           studyInstanceUid,
           transferId: result.transferId,
           instances: result.stored.length,
           bytes: result.bytes,
+          previews: result.previews,
           ms: Date.now() - started,
           earlierFailures: failures,
         },
@@ -127,6 +152,7 @@ export class Sender {
     } catch (error) {
       const { code, message } = describeError(error);
       const hold = this.#hold(studyInstanceUid);
+      if (failedWhileSendingPreviews(error)) previews.skipNext = true;
       const level = code === UPLOAD_ERRORS.stopped ? "info" : "warn";
       this.#log[level](
         {
@@ -149,6 +175,15 @@ export class Sender {
     } finally {
       this.#current = undefined;
     }
+  }
+
+  #previewMemory(studyInstanceUid: string): PreviewMemory {
+    let memory = this.#previews.get(studyInstanceUid);
+    if (!memory) {
+      memory = { sent: new Set(), skipNext: false };
+      this.#previews.set(studyInstanceUid, memory);
+    }
+    return memory;
   }
 
   #hold(studyInstanceUid: string): Hold {

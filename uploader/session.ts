@@ -56,6 +56,20 @@ export interface PublishOptions {
   retain?: boolean;
   /** Refuse unless the session is still on this connection generation. */
   generation?: number;
+  /**
+   * If the connection closes before the PUBACK, drop the message from mqtt.js's outgoing store
+   * instead of re-sending it on reconnect [MQTT-4.4.0-1]. For best-effort messages (previews): a
+   * broker that refuses one by closing the connection would otherwise close every reconnect too.
+   */
+  discardOnDisconnect?: boolean;
+}
+
+/** Remove the in-flight QoS 1 publish whose callback is `callback` from the client's outgoing store. */
+function discardOutgoing(client: MqttClient, callback: (error?: Error) => void): void {
+  const outgoing = client.outgoing as Record<string, { cb?: unknown } | undefined>;
+  for (const [messageId, entry] of Object.entries(outgoing)) {
+    if (entry?.cb === callback) client.removeOutgoingMessage(Number(messageId));
+  }
 }
 
 type State = "idle" | "connecting" | "connected" | "waiting" | "stopping" | "stopped";
@@ -140,14 +154,17 @@ export class Session extends EventEmitter<SessionEvents> implements Publisher {
       );
     }
     return new Promise<void>((resolve, reject) => {
-      const onClose = () =>
-        reject(uploadError(UPLOAD_ERRORS.connectionLost, "connection to the broker closed before PUBACK"));
-      link.signal.addEventListener("abort", onClose, { once: true });
-      client.publish(topic, payload, { qos: 1, retain: options.retain ?? false }, (error) => {
+      const done = (error?: Error) => {
         link.signal.removeEventListener("abort", onClose);
         if (error) reject(error);
         else resolve();
-      });
+      };
+      const onClose = () => {
+        reject(uploadError(UPLOAD_ERRORS.connectionLost, "connection to the broker closed before PUBACK"));
+        if (options.discardOnDisconnect) discardOutgoing(client, done);
+      };
+      link.signal.addEventListener("abort", onClose, { once: true });
+      client.publish(topic, payload, { qos: 1, retain: options.retain ?? false }, done);
     });
   }
 

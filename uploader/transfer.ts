@@ -1,13 +1,16 @@
 /**
- * One upload attempt of one study: manifest → chunks → commit → commit-ack, under a fresh transferId.
+ * One upload attempt of one study: previews → manifest → chunks → commit → commit-ack, under a fresh
+ * transferId.
  * Resolves with what the reading centre stored when it acknowledged the whole study; throws a coded
  * error otherwise. It never touches the queue: the sender decides what a failure means.
  */
 import { randomUUID } from "node:crypto";
+import { DxgateError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import { checkFileSizes, readChunks } from "./chunker.ts";
 import type { CommitAckRegistry, ExpectedAck } from "./commit-acks.ts";
-import { UPLOAD_ERRORS, uploadError } from "./errors.ts";
+import { describeError, UPLOAD_ERRORS, uploadError } from "./errors.ts";
+import { type PreviewPlan, sendPreviews } from "./previews.ts";
 import {
   type CommitAckMessage,
   type CommitMessage,
@@ -19,6 +22,7 @@ import {
   type ManifestMessage,
   ProtocolError,
   type SiteAddress,
+  type UpKind,
   upTopic,
 } from "./protocol/index.ts";
 import { PublishWindow } from "./publish-window.ts";
@@ -32,6 +36,10 @@ export interface TransferSettings {
   window: number;
   /** How long to wait for the commit-ack after the broker acknowledged the commit. */
   ackTimeoutMs: number;
+  /** Send the study's previews ahead of its data. */
+  sendPreviews: boolean;
+  /** Largest preview sent (bytes); larger ones are skipped. */
+  maxPreviewBytes: number;
 }
 
 export interface TransferDeps extends TransferSettings {
@@ -46,6 +54,20 @@ export interface TransferResult {
   /** SOP Instance UIDs the reading centre holds durably and verified (every instance of the study). */
   stored: string[];
   bytes: number;
+  /** Previews published (and acknowledged by the broker) in this attempt. */
+  previews: number;
+}
+
+/** Marks an attempt that ended while its previews were being published (see `failedWhileSendingPreviews`). */
+const PREVIEW_PHASE = "preview";
+
+/**
+ * True for an attempt that lost its connection while publishing previews. A county broker older than
+ * `up/preview` refuses the unknown topic by closing the connection (MQTT 3.1.1 has no negative
+ * PUBACK), so the sender retries such a study without previews: a preview never holds data back.
+ */
+export function failedWhileSendingPreviews(error: unknown): boolean {
+  return error instanceof DxgateError && error.details?.phase === PREVIEW_PHASE;
 }
 
 /**
@@ -56,6 +78,7 @@ export async function transferStudy(
   deps: TransferDeps,
   outbound: OutboundStudy,
   signal: AbortSignal,
+  previewPlan: PreviewPlan = {},
 ): Promise<TransferResult> {
   const { session, site, acks } = deps;
   const transferId = randomUUID();
@@ -69,14 +92,38 @@ export async function transferStudy(
   // A transfer lives on one connection: if the link drops, publishes acknowledged by the broker before
   // may never reach the reading centre (a restarted broker forgets them), so the attempt starts over.
   const generation = session.generation;
-  const publish = (kind: "manifest" | "chunk" | "commit", payload: Buffer) => {
+  const publish = (kind: Extract<UpKind, "preview" | "manifest" | "chunk" | "commit">, payload: Buffer) => {
     throwIfAborted(signal);
-    return session.publish(upTopic(site, kind), payload, { generation });
+    // A preview is best effort: one lost with the connection is not re-sent by mqtt.js on reconnect.
+    return session.publish(upTopic(site, kind), payload, {
+      generation,
+      ...(kind === "preview" ? { discardOnDisconnect: true } : {}),
+    });
   };
 
   const expected = acks.expect(transferId, studyInstanceUid);
   try {
     const started = Date.now();
+    let previews = 0;
+    if (deps.sendPreviews && !previewPlan.skipAll && (outbound.previews?.length ?? 0) > 0) {
+      // Every preview is PUBACKed before the manifest goes (same reasoning as for chunks below), so
+      // the county has them before it has anything else of the study.
+      try {
+        previews = await sendPreviews({
+          studyInstanceUid,
+          previews: outbound.previews!,
+          maxBytes: deps.maxPreviewBytes,
+          window: deps.window,
+          plan: previewPlan,
+          publish: (payload) => publish("preview", payload),
+          log,
+        });
+      } catch (error) {
+        const { code, message } = describeError(error);
+        if (signal.aborted || code !== UPLOAD_ERRORS.connectionLost) throw error;
+        throw uploadError(code, `while sending previews: ${message}`, { phase: PREVIEW_PHASE });
+      }
+    }
     // The manifest is awaited before any chunk. MQTT orders messages only within one topic
     // [MQTT-4.6.0-5]; with the manifest's PUBACK in hand the broker holds it before any chunk, as
     // close to cross-topic order as 3.1.1 gets (if a chunk still overtakes it, the commit-ack lists
@@ -105,12 +152,12 @@ export async function transferStudy(
       instanceCount: outbound.instances.length,
     };
     await publish("commit", encodeJsonMessage(commit));
-    log.debug({ bytes, ms: Date.now() - started }, "study sent; waiting for commit-ack");
+    log.debug({ bytes, previews, ms: Date.now() - started }, "study sent; waiting for commit-ack");
 
     // From here the link may drop and come back: the broker keeps the commit-ack for our persistent
     // session [MQTT-3.1.2-5]. Only the timeout, a stop, or a lost session end the wait.
     const ack = await waitForAck(expected, deps.ackTimeoutMs, signal);
-    return { transferId, stored: acceptedInstances(ack, outbound), bytes };
+    return { transferId, stored: acceptedInstances(ack, outbound), bytes, previews };
   } finally {
     expected.cancel();
   }

@@ -2,17 +2,54 @@
  * What the uploader needs from whoever composes it. The uploader knows nothing of the gateway: it
  * declares these shapes, the gateway implements them.
  */
-import type { InstanceDescriptor, ReportMessage, StudyDescriptor } from "./protocol/index.ts";
+import type {
+  InstanceDescriptor,
+  PreviewMediaType,
+  ReportMessage,
+  StudyDescriptor,
+} from "./protocol/index.ts";
 
 /** One instance ready to send: its descriptor (size, SHA-256) and where to read its bytes. */
 export interface OutboundInstance extends InstanceDescriptor {
   path: string;
 }
 
+/**
+ * A small image of the study (an ECG's 12-lead sheet; later ultrasound / DR thumbnails) that goes to
+ * the county before the study's data, on `up/preview`. Best effort: a preview whose file is missing,
+ * has another size or SHA-256, is larger than `maxPreviewBytes` or is not of its media type is
+ * skipped with a warning; it never holds the study back.
+ */
+export interface OutboundPreview {
+  /**
+   * Stable for what it depicts: the same id again replaces the county's copy. E.g. the SOP Instance
+   * UID of the instance it shows, or "sheet-1" for an ECG's first sheet. `PREVIEW_ID_PATTERN`:
+   * letters, digits, `.`, `_`, `-`, 1–64 characters, not starting with `.`, `_` or `-`.
+   */
+  previewId: string;
+  /** "image/png" | "image/svg+xml" | "image/jpeg"; the bytes must be of it (signature checked). */
+  mediaType: PreviewMediaType;
+  /** Where the box holds the image (never sent). */
+  path: string;
+  /** Bytes of the file, 1 … `maxPreviewBytes` (MAX_PREVIEW_BYTES = 768 KiB at most). */
+  size: number;
+  /** Lower-case hex SHA-256 of the file. */
+  sha256: string;
+  width?: number;
+  height?: number;
+  /** Short text for the viewer ("12-lead sheet"); no patient data. */
+  description?: string;
+}
+
 /** A study ready to send. */
 export interface OutboundStudy {
   study: StudyDescriptor;
   instances: OutboundInstance[];
+  /**
+   * Optional (added within v1): previews published, each awaited to its PUBACK, before the manifest,
+   * in this order. Previews of `study.studyInstanceUid` only.
+   */
+  previews?: OutboundPreview[];
 }
 
 export interface OutboundQueue {

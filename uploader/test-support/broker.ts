@@ -19,13 +19,24 @@ export interface TestBroker {
 export interface BrokerOptions {
   /** Decide per connect whether a client is let in (refused ones get CONNACK "not authorized"). */
   admit?: (clientId: string) => boolean;
+  /**
+   * Refuse a publish to these topics as a broker's ACL does: MQTT 3.1.1 has no negative PUBACK, so
+   * aedes closes the publisher's connection (like a county broker that predates a topic).
+   */
+  refusePublish?: (topic: string) => boolean;
 }
 
 export async function startBroker(port = 0, options: BrokerOptions = {}): Promise<TestBroker> {
-  const { admit } = options;
-  const aedes = await Aedes.createBroker(
-    admit ? { authenticate: (client, _username, _password, done) => done(null, admit(client.id)) } : {},
-  );
+  const { admit, refusePublish } = options;
+  const aedes = await Aedes.createBroker({
+    ...(admit ? { authenticate: (client, _username, _password, done) => done(null, admit(client.id)) } : {}),
+    ...(refusePublish
+      ? {
+          authorizePublish: (_client, packet, done) =>
+            done(refusePublish(packet.topic) ? new Error("topic refused") : null),
+        }
+      : {}),
+  });
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);

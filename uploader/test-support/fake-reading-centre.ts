@@ -11,9 +11,11 @@ import {
   type CommitMessage,
   decodeChunk,
   decodeJsonMessage,
+  decodePreview,
   downTopic,
   encodeJsonMessage,
   type ManifestMessage,
+  type Preview,
   parseTopic,
   type ReportAckMessage,
   type ReportMessage,
@@ -33,6 +35,7 @@ export type CommitBehaviour = (commit: CommitMessage, commitNumber: number) => C
 export type PeerEvent =
   | { kind: "manifest"; message: ManifestMessage }
   | { kind: "chunk"; transferId: string; sopInstanceUid: string; offset: number; bytes: number }
+  | { kind: "preview"; preview: Preview }
   | { kind: "commit"; message: CommitMessage }
   | { kind: "commit-ack"; message: CommitAckMessage }
   | { kind: "status"; message: StatusMessage; retained: boolean }
@@ -162,6 +165,10 @@ export class FakeReadingCentre {
         this.#answer(site, commit, this.behaviour(commit, this.#commits));
         break;
       }
+      case "preview":
+        // decodePreview verifies the header, size, SHA-256 and media type; it never answers.
+        this.#record({ kind: "preview", preview: decodePreview(payload) });
+        break;
       case "status":
         this.#record({ kind: "status", message: decodeJsonMessage(payload, "status"), retained });
         break;

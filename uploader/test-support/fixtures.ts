@@ -3,8 +3,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { StudyDescriptor } from "../protocol/index.ts";
-import type { OutboundInstance, OutboundStudy } from "../types.ts";
+import type { PreviewMediaType, StudyDescriptor } from "../protocol/index.ts";
+import type { OutboundInstance, OutboundPreview, OutboundStudy } from "../types.ts";
 
 export interface TempDir {
   path: string;
@@ -55,6 +55,45 @@ export async function makeStudy(
     receivedAt: new Date().toISOString(),
   };
   return { outbound: { study, instances }, bytes };
+}
+
+/**
+ * A preview file under `dir` whose bytes pass the protocol's media-type check (a PNG or JPEG
+ * signature followed by random bytes, or a small SVG document), with a matching descriptor.
+ */
+export async function makePreview(
+  dir: string,
+  previewId: string,
+  options: { size?: number; mediaType?: PreviewMediaType } = {},
+): Promise<{ preview: OutboundPreview; data: Buffer }> {
+  const mediaType = options.mediaType ?? "image/png";
+  const size = options.size ?? 4000;
+  let data: Buffer;
+  if (mediaType === "image/svg+xml") {
+    const body = `<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><desc>${"x".repeat(size)}</desc></svg>`;
+    data = Buffer.from(body);
+  } else {
+    const signature =
+      mediaType === "image/png"
+        ? Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+        : Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
+    data = Buffer.concat([signature, randomBytes(Math.max(0, size - signature.length))]);
+  }
+  counter += 1;
+  const path = join(dir, `preview-${counter}-${previewId}`);
+  await writeFile(path, data);
+  return {
+    data,
+    preview: {
+      previewId,
+      mediaType,
+      path,
+      size: data.length,
+      sha256: createHash("sha256").update(data).digest("hex"),
+      width: 40,
+      height: 30,
+    },
+  };
 }
 
 export function delay(ms: number): Promise<void> {

@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { createLogger, type Logger, silentLogger } from "../../common/logger.ts";
 import { createUploader, type Uploader, type UploaderOptions } from "../index.ts";
 import type { SiteAddress } from "../protocol/index.ts";
-import { startBroker, type TestBroker } from "./broker.ts";
+import { type BrokerOptions, startBroker, type TestBroker } from "./broker.ts";
 import { FakeReadingCentre } from "./fake-reading-centre.ts";
 import { type TempDir, tempDir } from "./fixtures.ts";
 import { MemoryInbox, MemoryQueue } from "./memory-ports.ts";
@@ -35,8 +35,12 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function world(overrides: Partial<UploaderOptions> = {}, captureLogs = false): Promise<World> {
-  const broker = await startBroker();
+export async function world(
+  overrides: Partial<UploaderOptions> = {},
+  captureLogs = false,
+  brokerOptions: BrokerOptions = {},
+): Promise<World> {
+  const broker = await startBroker(0, brokerOptions);
   const peer = await FakeReadingCentre.start(broker.url, SITE.countyId);
   const queue = new MemoryQueue();
   const inbox = new MemoryInbox();
