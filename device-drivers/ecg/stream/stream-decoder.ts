@@ -13,11 +13,13 @@ export interface StreamDecoderOptions {
 }
 
 /**
- * @param settings a profile's protocolSettings (partial: defaults are filled; invalid ones throw
- *   StreamSettingsError naming the field).
+ * @param settings a profile's protocolSettings, as validated by STREAM_SETTINGS_SCHEMA or partial
+ *   (defaults are filled; settings the stream cannot work with throw StreamSettingsError naming the
+ *   field — including the cross-field rules the schema cannot express, so a profile loader may call
+ *   resolveStreamSettings itself to refuse a bad profile early).
  */
 export function createStreamLineDecoder(
-  settings: Partial<StreamProtocolSettings> = {},
+  settings: Partial<StreamProtocolSettings> | Readonly<Record<string, unknown>> = {},
   options: StreamDecoderOptions = {},
 ): LineDecoder {
   const resolved = resolveStreamSettings(settings);
