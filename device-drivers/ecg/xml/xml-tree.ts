@@ -29,7 +29,7 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   trimValues: false, // text is trimmed once joined, so spaces next to CDATA or entities survive
   // The five XML entities and numeric character references (&#x4E2D;) are decoded, each to one
-  // character. Entities a DOCTYPE declares are refused before parsing (refuseEntityDeclarations),
+  // character (htmlEntities adds the numeric ones, and HTML names like &nbsp; some exporters write). Entities a DOCTYPE declares are refused before parsing (refuseEntityDeclarations),
   // so nothing can expand; the limits are the parser's second line of defence.
   processEntities: {
     enabled: true,
