@@ -68,7 +68,7 @@ export function encodeScpEcg(record: EcgRecord, options: ScpEncodeOptions = {}):
   ].filter((value): value is string => typeof value === "string");
   const languageCode = languageCodeFor(
     characterSet,
-    texts.some((text) => /[^\x00-\x7f]/.test(text)),
+    texts.some((text) => !/^\p{ASCII}*$/u.test(text)),
   );
   bodies.set(
     1,

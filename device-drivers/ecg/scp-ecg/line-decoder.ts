@@ -136,6 +136,13 @@ class ScpLineDecoder implements LineDecoder {
         events.push(decodeEvent(raw));
         return true;
       }
+      // A complete record inside means this one was cut short rather than damaged.
+      const inside = this.nextPlausibleStart(1, true);
+      if (inside !== undefined && inside < length) {
+        this.settle(inside);
+        events.push(cutShort(inside, length));
+        return true;
+      }
       // Resume one byte on: a record whose length field was hit may hide the next one.
       const next = this.nextPlausibleStart(1, false);
       const dropped = next !== undefined && next < length ? next : length;
@@ -151,12 +158,7 @@ class ScpLineDecoder implements LineDecoder {
     const interrupting = this.nextPlausibleStart(this.innerFrom - MARKER_OFFSET, true);
     if (interrupting === undefined) return false;
     this.settle(interrupting);
-    events.push({
-      kind: "discarded",
-      byteCount: interrupting,
-      code: SCP_ERROR_CODES.truncated,
-      reason: `SCP-ECG record cut short: a complete record began after ${interrupting} of its ${length} bytes`,
-    });
+    events.push(cutShort(interrupting, length));
     return true;
   }
 
@@ -221,6 +223,15 @@ class ScpLineDecoder implements LineDecoder {
     this.garbageBytes = 0;
     this.garbageDetail = undefined;
   }
+}
+
+function cutShort(byteCount: number, statedLength: number): LineEvent {
+  return {
+    kind: "discarded",
+    byteCount,
+    code: SCP_ERROR_CODES.truncated,
+    reason: `SCP-ECG record cut short: a complete record began after ${byteCount} of its ${statedLength} bytes`,
+  };
 }
 
 /** A CRC-valid record: decoded, or discarded with the decoder's reason. */
