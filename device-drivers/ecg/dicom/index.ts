@@ -8,6 +8,7 @@ export { readDicomEcg } from "./read-dicom-ecg.ts";
 export { SOP_CLASS as ECG_SOP_CLASS } from "./waveform-layout.ts";
 export {
   buildDicomEcg,
+  buildDicomEcgSet,
   type DicomEcgContext,
   type DicomEcgInstance,
   writeDicomEcg,

@@ -16,6 +16,9 @@
  *    records split into phases. We do not split a long rhythm into consecutive 12-lead groups with
  *    Multiplex Group Time Offset: 3 × 12 channels breaks the 13-channel total anyway, and dciodvfy
  *    rejects that offset unless Acquisition Time Synchronized is Y, which a cart never states.
+ *    buildDicomEcgSet (write-dicom-ecg.ts) avoids the last case for the usual cart record: when
+ *    the rhythm alone fits the 12-lead IOD, it is written as a 12-Lead ECG instance and the median
+ *    beats as a second, General ECG instance of the same series.
  * 5. Anything beyond General ECG (more than 24 leads, more than 4 groups) is refused with
  *    DICOM_ECG_UNREPRESENTABLE rather than cut.
  */
@@ -72,7 +75,20 @@ export interface WaveformLayout {
   notes: string[];
 }
 
-export function layoutWaveforms(record: EcgRecord): WaveformLayout {
+/**
+ * `medianOnly`: lay out only the record's median beats, as the second instance of a 12-lead ECG
+ * whose rhythm filled the 12-lead IOD (write-dicom-ecg.ts, buildDicomEcgSet); always General ECG.
+ */
+export function layoutWaveforms(record: EcgRecord, options: { medianOnly?: boolean } = {}): WaveformLayout {
+  if (options.medianOnly) {
+    const median = record.medianBeats;
+    if (!median) throw new DicomEcgError(DICOM_ECG_ERROR_CODES.invalidRecord, "no median beats to write");
+    checkWaveform(median, "median beats");
+    const notes: string[] = [];
+    const encoded = encodeWaveform(median, "median", notes);
+    chooseSopClass(encoded.groups, []); // refuses what no ECG IOD holds
+    return { sopClassUid: SOP_CLASS.generalEcg, groups: encoded.groups, rhythmRate: encoded.rate, notes };
+  }
   checkWaveform(record.rhythm, "rhythm");
   const notes: string[] = [];
   const rhythm = encodeWaveform(record.rhythm, "rhythm", notes);

@@ -24,7 +24,7 @@ import {
 } from "./test-support.ts";
 import { isValidUid } from "./uid.ts";
 import { SOP_CLASS } from "./waveform-layout.ts";
-import { buildDicomEcg, type DicomEcgContext, writeDicomEcg } from "./write-dicom-ecg.ts";
+import { buildDicomEcg, buildDicomEcgSet, type DicomEcgContext, writeDicomEcg } from "./write-dicom-ecg.ts";
 
 const CONTEXT: DicomEcgContext = { createdAt: new Date("2025-03-14T01:31:00Z"), utcOffsetMinutes: 480 };
 
@@ -498,4 +498,52 @@ test("records the IODs cannot hold, or that contradict themselves, are refused w
   refuses(synthetic12LeadRecord(), DICOM_ECG_ERROR_CODES.invalidContext, { sopInstanceUid: "1.2.03" });
   refuses(synthetic12LeadRecord(), DICOM_ECG_ERROR_CODES.invalidContext, { patientBirthDate: "1980-01-01" });
   refuses(synthetic12LeadRecord(), DICOM_ECG_ERROR_CODES.invalidContext, { utcOffsetMinutes: 480.5 });
+});
+
+test("a cart record with median beats becomes a 12-Lead ECG instance and a median-beat instance in one series", (t) => {
+  const record = synthetic12LeadRecord({
+    medianBeats: syntheticWaveform({ leads: STANDARD_12_LEADS, samplingFrequencyHz: 500, seconds: 1.2 }),
+    measurements: MEASUREMENTS,
+    statements: ["Sinus rhythm"],
+  });
+  const [rhythm, medians, ...rest] = buildDicomEcgSet(record, CONTEXT);
+  assert.ok(rhythm && medians);
+  assert.equal(rest.length, 0);
+  assert.equal(rhythm.sopClassUid, SOP_CLASS.twelveLeadEcg);
+  assert.equal(medians.sopClassUid, SOP_CLASS.generalEcg);
+  assert.equal(medians.seriesInstanceUid, rhythm.seriesInstanceUid);
+  assert.equal(medians.studyInstanceUid, rhythm.studyInstanceUid);
+  assert.notEqual(medians.sopInstanceUid, rhythm.sopInstanceUid);
+
+  const back = readDicomEcg(rhythm.bytes);
+  assertSameSamples(back.rhythm, record.rhythm);
+  assert.equal(back.medianBeats, undefined);
+  assert.deepEqual(back.measurements, MEASUREMENTS);
+
+  const { dataset } = readPart10(medians.bytes);
+  const groups = dataset[TAG.WaveformSequence]?.Value as Array<Record<string, { Value?: unknown[] }>>;
+  assert.equal(groups.length, 1);
+  assert.deepEqual(groups[0]?.[TAG.MultiplexGroupLabel]?.Value, ["MEDIAN"]);
+  assert.deepEqual(groups[0]?.[TAG.WaveformOriginality]?.Value, ["DERIVED"]);
+  assert.equal(Number(dataset[TAG.InstanceNumber]?.Value?.[0]), 2);
+
+  // Without median beats, or with a rhythm too long for the 12-lead IOD, it stays one instance.
+  assert.equal(buildDicomEcgSet(synthetic12LeadRecord(), CONTEXT).length, 1);
+  const long = synthetic12LeadRecord({
+    rhythm: syntheticWaveform({ leads: STANDARD_12_LEADS, samplingFrequencyHz: 500, seconds: 40 }),
+    medianBeats: record.medianBeats,
+  });
+  const [single, ...none] = buildDicomEcgSet(long, CONTEXT);
+  assert.equal(none.length, 0);
+  assert.equal(single?.sopClassUid, SOP_CLASS.generalEcg);
+
+  if (!hasTool("dciodvfy")) {
+    t.skip(DCIODVFY_MISSING);
+    return;
+  }
+  for (const instance of [rhythm, medians]) {
+    const verdict = dciodvfy(instance.bytes, EXPLAINED_WARNINGS);
+    assert.deepEqual(verdict.errors, [], verdict.output);
+    assert.deepEqual(verdict.unexplainedWarnings, [], verdict.output);
+  }
 });

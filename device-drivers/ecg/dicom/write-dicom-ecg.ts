@@ -22,7 +22,7 @@ import { formatDs } from "./decimal-string.ts";
 import { formatUtcOffset, isDicomDate, isDicomTime, localDateTime } from "./dicom-datetime.ts";
 import { DICOM_ECG_ERROR_CODES, DicomEcgError } from "./errors.ts";
 import { isValidUid, newUid } from "./uid.ts";
-import { type EncodedGroup, layoutWaveforms, type WaveformLayout } from "./waveform-layout.ts";
+import { type EncodedGroup, layoutWaveforms, SOP_CLASS, type WaveformLayout } from "./waveform-layout.ts";
 
 /** What the box adds to a record: identifiers, its registration of the patient, and where/when. */
 export interface DicomEcgContext {
@@ -74,8 +74,41 @@ export function writeDicomEcg(record: EcgRecord, context: DicomEcgContext = {}):
   return buildDicomEcg(record, context).bytes;
 }
 
-export function buildDicomEcg(record: EcgRecord, context: DicomEcgContext = {}): DicomEcgInstance {
-  const layout = layoutWaveforms(record);
+/**
+ * The instances an ECG becomes. The 12-lead IOD holds at most 13 channels in all (PS3.3
+ * A.34.3.4.4), so a cart record with median beats (12 + 12 channels) cannot be one 12-Lead ECG
+ * object. When its rhythm alone fits that IOD, the rhythm — with the measurements, statements and
+ * gaps — is the 12-Lead ECG instance every ECG viewer reads (instance 1), and the median beats
+ * follow as a General ECG instance in the same series (instance 2). Otherwise (no median beats, or
+ * a rhythm the 12-lead IOD cannot hold) one instance, as `buildDicomEcg` chooses.
+ */
+export function buildDicomEcgSet(record: EcgRecord, context: DicomEcgContext = {}): DicomEcgInstance[] {
+  const median = record.medianBeats;
+  if (!median || (median.leads[0]?.samples.length ?? 0) === 0) return [buildDicomEcg(record, context)];
+  const { medianBeats: _median, ...rhythmOnly } = record;
+  const rhythm = buildDicomEcg(rhythmOnly, context);
+  if (rhythm.sopClassUid !== SOP_CLASS.twelveLeadEcg) return [buildDicomEcg(record, context)];
+  const { sopInstanceUid: _sop, ...shared } = context;
+  const { gaps: _gaps, measurements: _measurements, statements: _statements, ...medianRecord } = record;
+  const medians = buildDicomEcg(
+    { ...medianRecord, notes: [`Median beats of the 12-lead ECG instance ${rhythm.sopInstanceUid}`] },
+    {
+      ...shared,
+      studyInstanceUid: rhythm.studyInstanceUid,
+      seriesInstanceUid: rhythm.seriesInstanceUid,
+      instanceNumber: (context.instanceNumber ?? 1) + 1,
+    },
+    { medianOnly: true },
+  );
+  return [rhythm, medians];
+}
+
+export function buildDicomEcg(
+  record: EcgRecord,
+  context: DicomEcgContext = {},
+  options: { medianOnly?: boolean } = {},
+): DicomEcgInstance {
+  const layout = layoutWaveforms(record, options);
   const uids = {
     study: contextUid(context.studyInstanceUid, "studyInstanceUid"),
     series: contextUid(context.seriesInstanceUid, "seriesInstanceUid"),
