@@ -354,3 +354,30 @@ test("two leads with the same code keep distinct names; unknown codes keep their
     ["V2", "V2 (2)", "SCP lead 250"],
   );
 });
+
+test("reference beats are sized by their data, not by a header stating 65 seconds", () => {
+  const bytes = recordFromSections({
+    3: section3Body([{ code: 1, first: 1, last: 3 }]),
+    4: new ByteWriter().u16(65000).u16(0).u16(0).toBytes(),
+    5: leadDataBody({ avm: 2500, intervalUs: 1000, difference: 0 }, [int16Bytes([7, 8, 9])]),
+    6: leadDataBody({ avm: 2500, intervalUs: 1000, difference: 0 }, [int16Bytes([1, 2, 3])]),
+  });
+  const record = decodeScpEcg(bytes);
+  assert.deepEqual([...(record.medianBeats?.leads[0]?.samples ?? [])], [7, 8, 9]);
+  assert.match(record.notes?.join(" ") ?? "", /reference beats hold 3 of the 65000 samples/);
+});
+
+test("unreadable reference beats the rhythm does not need cost only the median beats", () => {
+  const bytes = recordFromSections({
+    3: section3Body([{ code: 1, first: 1, last: 3 }]),
+    5: leadDataBody({ avm: 2500, intervalUs: 1000, difference: 7 }, [int16Bytes([7, 8, 9])]),
+    6: leadDataBody({ avm: 2500, intervalUs: 1000, difference: 0 }, [int16Bytes([1, 2, 3])]),
+  });
+  const record = decodeScpEcg(bytes);
+  assert.deepEqual([...(record.rhythm.leads[0]?.samples ?? [])], [1, 2, 3]);
+  assert.equal(record.medianBeats, undefined);
+  assert.match(
+    record.notes?.join(" ") ?? "",
+    /reference beats \(section 5\) unreadable \(section 5: difference encoding 7/,
+  );
+});

@@ -46,7 +46,15 @@ export function decodeSignal(sections: SignalSections): DecodedSignal {
     throw new ScpEcgError(SCP_ERROR_CODES.malformed, "section 3 defines no leads");
   const notes: string[] = [];
   const names = uniqueNames(leads.leads.map((lead) => leadName(lead.code)));
-  const medians = reference ? decodeReferenceBeats(reference, coding, qrs, notes) : undefined;
+  const needsReference = leads.referenceBeatSubtraction || rhythm.bimodal;
+  let medians: Int32Array[] | undefined;
+  try {
+    medians = reference ? decodeReferenceBeats(reference, coding, qrs, notes) : undefined;
+  } catch (error) {
+    // Reference beats the rhythm does not depend on are a bonus: losing them must not lose the ECG.
+    if (needsReference || !(error instanceof ScpEcgError)) throw error;
+    notes.push(`reference beats (section 5) not decoded: ${error.message}`);
+  }
 
   let fullIntervalUs = rhythm.sampleIntervalUs;
   let factor = 1;
@@ -164,18 +172,18 @@ function decodeReferenceBeats(
     return undefined;
   }
   const beats = reference.data.map((data) => decodeLeadData(data, coding, reference.difference, count));
-  if (beats.some((beat) => beat.length < count)) {
-    notes.push(
-      `some reference beats hold fewer than the ${count} samples section 4 implies; padded with zeros`,
-    );
-    return beats.map((beat) => {
-      if (beat.length === count) return beat;
-      const padded = new Int32Array(count);
-      padded.set(beat);
-      return padded;
-    });
-  }
-  return beats;
+  // Pad short beats only to the longest one decoded: `count` comes from a header, not from the data.
+  const longest = Math.max(0, ...beats.map((beat) => beat.length));
+  if (longest < count)
+    notes.push(`reference beats hold ${longest} of the ${count} samples section 4 implies`);
+  if (beats.some((beat) => beat.length < longest))
+    notes.push("some reference beats are shorter than others; padded with zeros");
+  return beats.map((beat) => {
+    if (beat.length === longest) return beat;
+    const padded = new Int32Array(longest);
+    padded.set(beat);
+    return padded;
+  });
 }
 
 /** How many values a bimodally compressed lead stores (see expandBimodal for the walk). */

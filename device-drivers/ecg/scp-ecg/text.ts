@@ -120,13 +120,20 @@ function buildGbkTable(): Map<string, [number, number]> {
   for (let lead = 0x81; lead <= 0xfe; lead++) {
     for (let trail = 0x40; trail <= 0xfe; trail++) if (trail !== 0x7f) pairs.push([lead, trail]);
   }
-  const decoder = decoderFor("gb18030");
+  // One decode of every pair, each followed by a newline (no GBK pair decodes to one), then split.
+  const joined = new Uint8Array(pairs.length * 3);
+  pairs.forEach(([lead, trail], index) => {
+    joined[index * 3] = lead;
+    joined[index * 3 + 1] = trail;
+    joined[index * 3 + 2] = 0x0a;
+  });
+  const characters = decoderFor("gb18030").decode(joined).split("\n");
   const table = new Map<string, [number, number]>();
-  for (const pair of pairs) {
-    const character = decoder.decode(Uint8Array.from(pair));
+  pairs.forEach((pair, index) => {
+    const character = characters[index] ?? "";
     // The first code wins: GB 2312's own code before any compatibility duplicate.
     if ([...character].length === 1 && character !== "\ufffd" && !table.has(character))
       table.set(character, pair);
-  }
+  });
   return table;
 }
