@@ -381,3 +381,18 @@ test("unreadable reference beats the rhythm does not need cost only the median b
     /reference beats \(section 5\) unreadable \(section 5: difference encoding 7/,
   );
 });
+
+test("a broken pointer to a section the decoder does not use (10, a manufacturer's) costs only a note", () => {
+  const record = small();
+  const view = new DataView(record.buffer);
+  // Section 0's pointer 10 (the 11th field, section 10, absent): now 100 bytes far outside the record.
+  const pointer = 6 + 16 + 10 * 10;
+  view.setUint32(pointer + 2, 100, true);
+  view.setUint32(pointer + 6, record.length + 1000, true);
+  const decoded = decodeScpEcg(fixSectionCrc(record, 6));
+  assert.equal(decoded.rhythm.leads.length, 2);
+  assert.match(
+    decoded.notes?.join(" ") ?? "",
+    /section 10 at bytes .* outside the .*; the section is not used/,
+  );
+});

@@ -124,10 +124,9 @@ const DECODED_SECTIONS = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 11]);
 export function readRecordLayout(bytes: Uint8Array): ScpRecordLayout {
   const check = checkRecordHead(bytes, Number.POSITIVE_INFINITY);
   if (check.status === "need-more") {
-    const code = SCP_ERROR_CODES.truncated;
     throw new ScpEcgError(
-      code,
-      `SCP-ECG record cut short: ${bytes.length} bytes, its header needs ${check.byteCount}`,
+      SCP_ERROR_CODES.truncated,
+      `only ${bytes.length} bytes: too short for an SCP-ECG record, whose header and section 0 need ${check.byteCount}`,
     );
   }
   if (check.status === "invalid") throw new ScpEcgError(check.code, check.reason);
@@ -165,27 +164,38 @@ export function readRecordLayout(bytes: Uint8Array): ScpRecordLayout {
         notes.push(`section ${id} listed with ${length} bytes, shorter than a header; ignored`);
       continue;
     }
-    if (index < 1 || index - 1 + length > recordLength) {
-      throw new ScpEcgError(
-        SCP_ERROR_CODES.malformed,
-        `section 0 places section ${id} at bytes ${index - 1}–${index - 2 + length}, outside the ${recordLength}-byte record`,
-      );
-    }
     if (sections.has(id)) {
       notes.push(`section ${id} listed twice in section 0; the first one used`);
       continue;
     }
-    const section = sectionAt(record, index - 1, id);
-    if (section.length !== length) {
-      throw new ScpEcgError(
-        SCP_ERROR_CODES.malformed,
-        `section ${id}: section 0 states ${length} bytes, its own header ${section.length}`,
-      );
+    try {
+      sections.set(id, locateSection(record, id, length, index));
+    } catch (error) {
+      // A section we do not use (9, 10, a manufacturer's) must not cost the ECG.
+      if (DECODED_SECTIONS.has(id) || !(error instanceof ScpEcgError)) throw error;
+      notes.push(`${error.message}; the section is not used`);
     }
-    sections.set(id, section);
   }
   for (const section of sections.values()) verifySectionCrc(bytes, section, notes);
   return { recordLength, protocolVersion: section0.protocolVersion, sections, notes };
+}
+
+/** The section a pointer describes, checked against the record's bounds and the section's own header. */
+function locateSection(record: ByteWindow, id: number, length: number, index: number): ScpSection {
+  if (index < 1 || index - 1 + length > record.length) {
+    throw new ScpEcgError(
+      SCP_ERROR_CODES.malformed,
+      `section 0 places section ${id} at bytes ${index - 1}–${index - 2 + length}, outside the ${record.length}-byte record`,
+    );
+  }
+  const section = sectionAt(record, index - 1, id);
+  if (section.length !== length) {
+    throw new ScpEcgError(
+      SCP_ERROR_CODES.malformed,
+      `section ${id}: section 0 states ${length} bytes, its own header ${section.length}`,
+    );
+  }
+  return section;
 }
 
 function sectionAt(record: ByteWindow, offset: number, expectedId: number): ScpSection {
