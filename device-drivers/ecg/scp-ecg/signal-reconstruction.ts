@@ -122,7 +122,7 @@ function lead(name: string, samples: Int32Array, nanovoltsPerUnit: number): EcgL
   return { name, samples, nanovoltsPerUnit };
 }
 
-/** E.g. "all 12 leads hold 32767 of the 37855 samples section 3 states; they end there". */
+/** E.g. "section 6 is shorter than section 3 states: all 12 leads hold 32767 of the 37855 samples; …". */
 function describeShortfalls(
   shortfalls: Array<{ name: string; present: number; declared: number }>,
   leadCount: number,
