@@ -2,6 +2,7 @@
  * What device drivers need from whoever composes them. Drivers know nothing of the gateway: they
  * declare these shapes, the gateway implements them.
  */
+import type { EcgRecord } from "./ecg/ecg-record.ts";
 
 /** Where an instance came from (never patient data; safe to log). */
 export type InstanceSource =
@@ -39,6 +40,16 @@ export interface ReceivedInstance {
    * `refused` or an exception the driver deletes it.
    */
   part10: { kind: "bytes"; bytes: Uint8Array } | { kind: "file"; path: string };
+  /**
+   * The priority the device asks for its studies (an ECG device profile's `priority`); absent =
+   * the gateway's default for the modality. Applies when the instance starts a study.
+   */
+  priority?: "stat" | "urgent" | "routine";
+  /**
+   * A picture of the instance the driver rendered (an ECG's 12-lead sheet), stored durably beside
+   * it, so the upload can send it ahead of the study. Optional: an instance stores without one.
+   */
+  preview?: { mediaType: "image/png"; bytes: Uint8Array; width?: number; height?: number };
 }
 
 /**
@@ -122,6 +133,42 @@ export interface WorklistSource {
  * (failure 0112H); `conflict` = held, but under another SOP Class (failure 0119H).
  */
 export type CommitmentStatus = "committed" | "pending" | "unknown" | "conflict";
+
+/** Where an ECG record came from: a serial device or a file (never patient data; safe to log). */
+export type EcgOrigin = Extract<InstanceSource, { kind: "serial" | "file" }>;
+
+/**
+ * The box's registration of the patient an ECG belongs to, as the ECG's DICOM needs it. Every
+ * field replaces what the device recorded (the registration desk checked the patient's ID card).
+ * Field meanings as in device-drivers/ecg/dicom DicomEcgContext.
+ */
+export interface EcgRegistration {
+  registrationId: string;
+  /** Pre-assigned at registration: the ECG joins that study, and the study links to the registration. */
+  studyInstanceUid: string;
+  patientId: string;
+  /** DICOM PN. */
+  patientName: string;
+  patientSex: "M" | "F" | "O";
+  /** DA, YYYYMMDD. */
+  patientBirthDate: string;
+  accessionNumber: string;
+  requestedProcedureId: string;
+  scheduledProcedureStepId: string;
+  studyDescription?: string;
+}
+
+export interface EcgContextSource {
+  /**
+   * The registration an arriving ECG belongs to, or undefined when it cannot be told (the ECG is
+   * then stored as the device recorded it, unlinked, and shown as unregistered). The gateway's rule
+   * (gateway/ecg/ecg-context.ts) uses the accession number or patient ID the record carries.
+   */
+  contextFor(
+    record: EcgRecord,
+    origin: EcgOrigin,
+  ): EcgRegistration | undefined | Promise<EcgRegistration | undefined>;
+}
 
 export interface CommitmentSource {
   status(sopInstanceUid: string, sopClassUid: string): Promise<CommitmentStatus>;

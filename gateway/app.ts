@@ -7,16 +7,26 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "../common/logger.ts";
-import { createDicomService, createMediaImporter } from "../device-drivers/index.ts";
+import {
+  createDicomService,
+  createEcgStore,
+  createMediaImporter,
+  createSerialService,
+  sha256Hex,
+} from "../device-drivers/index.ts";
 import { createUploader } from "../uploader/index.ts";
 import { createApi } from "./api/routes.ts";
 import { dicomAccessOptions } from "./commitment/dicom-options.ts";
-import type { GatewayConfig } from "./config.ts";
+import { type GatewayConfig, serialDevicesOf, serialProfilesOf } from "./config.ts";
+import { addDeviceRoutes } from "./ecg/device-routes.ts";
+import { RegistrationEcgContext } from "./ecg/ecg-context.ts";
+import { addEcgRoutes } from "./ecg/ecg-routes.ts";
 import { addImportRoutes } from "./imports/import-routes.ts";
 import { registrationLinker } from "./registrations/registration-link.ts";
 import { addRegistrationRoutes } from "./registrations/registration-routes.ts";
 import { RegistrationStore } from "./registrations/registration-store.ts";
 import { FileReportInbox } from "./reports/report-inbox.ts";
+import { addReportRoutes } from "./reports/report-routes.ts";
 import { DiskReserve } from "./spool/disk-reserve.ts";
 import { Spool } from "./spool/spool.ts";
 import { StudyIndex } from "./studies/study-index.ts";
@@ -82,6 +92,36 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     uploaderConnected: () => uploader.isConnected(),
   });
   addRegistrationRoutes(api, registrations);
+  // Every ECG (serial line or file) becomes a DICOM ECG linked to its registration, then is stored
+  // like any instance.
+  const ecg = createEcgStore({
+    sink: studies,
+    context: new RegistrationEcgContext(registrations),
+    log: log.child({ ns: "ecg" }),
+    stationName: config.siteId.slice(0, 16),
+  });
+  const serial = createSerialService({
+    profiles: serialProfilesOf(config.serial),
+    devices: serialDevicesOf(config.serial),
+    watch: { enabled: config.serial.watch, rescanMs: config.serial.rescanMs },
+    sysfsRoot: config.serial.sysfsRoot,
+    reopen: { baseMs: config.serial.reopenBaseMs, maxMs: config.serial.reopenMaxMs },
+    idleMs: config.serial.receivingIdleMs,
+    onRecord: async (record, origin, raw) => {
+      await ecg.store(
+        record,
+        { kind: "serial", devicePath: origin.devicePath, profile: origin.profile.id },
+        {
+          ...(origin.profile.priority ? { priority: origin.profile.priority } : {}),
+          ...(raw ? { sourceSha256: sha256Hex(raw) } : {}),
+        },
+      );
+    },
+    log: log.child({ ns: "serial" }),
+  });
+  addDeviceRoutes(api, serial);
+  addEcgRoutes(api, { studies, spool, log: log.child({ ns: "ecg" }) });
+  addReportRoutes(api, { studies, spool, log: log.child({ ns: "reports" }), siteName: config.siteId });
   const importer = createMediaImporter({
     sink: studies,
     log: log.child({ ns: "imports" }),
@@ -89,11 +129,13 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     folders: config.import.folders,
     usbMountRoot: config.import.usbMountRoot,
     scanIntervalMs: config.import.scanIntervalMs,
+    ecg,
   });
   addImportRoutes(api, importer);
   let http: Server | undefined;
   let dicomStarted = false;
   let importerStarted = false;
+  let serialStarted = false;
   let uploaderStarted = false;
 
   return {
@@ -126,10 +168,15 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
       uploaderStarted = true;
       await importer.start();
       importerStarted = true;
+      await serial.start();
+      serialStarted = true;
       return { dicomPort, httpPort };
     },
     async stop() {
       // Reverse order: stop taking instances, then stop sending, then stop answering.
+      // ECGs already complete are still stored; only those waiting to be offered again are given up.
+      ecg.stop();
+      if (serialStarted) await serial.stop();
       if (importerStarted) await importer.stop();
       if (dicomStarted) await dicom.stop();
       if (uploaderStarted) await uploader.stop();

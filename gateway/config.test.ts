@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError } from "../common/config-loader.ts";
-import { loadGatewayConfig } from "./config.ts";
+import { loadGatewayConfig, serialDevicesOf } from "./config.ts";
 
 test("the documented defaults apply when only the site id is given", () => {
   const config = loadGatewayConfig({ env: { DXGATE_SITE_ID: "xiaozhen-01" } });
@@ -44,5 +47,94 @@ test("a start without a site id, or with a bad port or AE title, is refused nami
   assert.throws(
     () => loadGatewayConfig({ env: { DXGATE_SITE_ID: "a/b" } }),
     (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.startsWith("siteId:")),
+  );
+});
+
+test("DXGATE_SERIAL attaches devices (PATH=PROFILE, comma-separated) beside serial.devices", () => {
+  const config = loadGatewayConfig({
+    env: {
+      DXGATE_SITE_ID: "s1",
+      DXGATE_SERIAL: "/tmp/ecg-link=generic-ecg-stream-8-lead, /dev/ttyUSB3=generic-scp-ecg-usb-serial",
+      DXGATE_SERIAL_WATCH: "0",
+    },
+    overrides: { "serial.devices": [{ path: "/dev/ttyS1", profile: "generic-scp-ecg-usb-serial" }] },
+  });
+  assert.equal(config.serial.watch, false);
+  assert.deepEqual(serialDevicesOf(config.serial), [
+    { path: "/dev/ttyS1", profile: "generic-scp-ecg-usb-serial" },
+    { path: "/tmp/ecg-link", profile: "generic-ecg-stream-8-lead" },
+    { path: "/dev/ttyUSB3", profile: "generic-scp-ecg-usb-serial" },
+  ]);
+  const defaults = loadGatewayConfig({ env: { DXGATE_SITE_ID: "s1" } });
+  assert.equal(defaults.serial.watch, true);
+  assert.deepEqual(serialDevicesOf(defaults.serial), []);
+});
+
+test("serial configuration problems are refused naming the key: form, unknown profile, bad profile files", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "dxgate-config-profiles-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(
+    join(dir, "cart.json"),
+    JSON.stringify({
+      id: "site-cart",
+      generic: false,
+      vendor: "Acme",
+      model: "C1",
+      match: {},
+      line: { baudRate: "fast" },
+      protocol: "scp-ecg",
+    }),
+  );
+  assert.throws(
+    () =>
+      loadGatewayConfig({
+        env: {
+          DXGATE_SITE_ID: "s1",
+          DXGATE_SERIAL:
+            "relative/path=generic-scp-ecg-usb-serial,/dev/x=nope,/dev/x=generic-scp-ecg-usb-serial",
+          DXGATE_SERIAL_PROFILES_DIR: dir,
+        },
+        overrides: { "serial.devices": [{ path: "/dev/ttyS0", profile: "missing" }] },
+      }),
+    (error: unknown) => {
+      const problems = (error as ConfigError).problems;
+      const has = (start: string) => problems.some((p) => p.startsWith(start));
+      return (
+        error instanceof ConfigError &&
+        !has("serial.attach.0 (DXGATE_SERIAL): unknown") &&
+        has(
+          'serial.attach.0 (DXGATE_SERIAL): must be PATH=PROFILE with an absolute PATH (got "relative/path=',
+        ) &&
+        has('serial.attach.1 (DXGATE_SERIAL): unknown device profile "nope" (known: generic-') &&
+        has("serial.attach.2 (DXGATE_SERIAL): /dev/x is attached twice") &&
+        has('serial.devices.0.profile: unknown device profile "missing"') &&
+        has("serial.profilesDir: cart.json: line.baudRate: must be integer")
+      );
+    },
+  );
+});
+
+test("serial timings outside their range are refused by key", () => {
+  assert.throws(
+    () =>
+      loadGatewayConfig({
+        env: { DXGATE_SITE_ID: "s1", DXGATE_SERIAL_REOPEN_BASE_MS: "5", DXGATE_SERIAL_RESCAN_MS: "soon" },
+      }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.problems.some((p) => p.startsWith("serial.reopenBaseMs: must be >= 10")) &&
+      error.problems.some((p) =>
+        p.startsWith("serial.rescanMs (from DXGATE_SERIAL_RESCAN_MS): must be an integer"),
+      ),
+  );
+  assert.throws(
+    () =>
+      loadGatewayConfig({
+        env: { DXGATE_SITE_ID: "s1" },
+        overrides: { "serial.reopenMaxMs": 100, "serial.reopenBaseMs": 200 },
+      }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.problems.some((p) => p.startsWith("serial.reopenMaxMs: must be >= serial.reopenBaseMs")),
   );
 });

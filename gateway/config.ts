@@ -3,7 +3,9 @@
  * environment overrides (their names are a published contract), validated at start with every
  * problem named by its key, then frozen and passed down as an argument.
  */
-import { type ConfigSources, type EnvOverride, loadConfig } from "../common/config-loader.ts";
+import { isAbsolute } from "node:path";
+import { ConfigError, type ConfigSources, type EnvOverride, loadConfig } from "../common/config-loader.ts";
+import { type DeviceProfile, loadProfiles } from "../device-drivers/index.ts";
 
 export interface GatewayConfig {
   /** Site (township health centre) id: a topic level and the namespace of this box's patients. */
@@ -44,6 +46,26 @@ export interface GatewayConfig {
   import: { folders: string[]; usbMountRoot: string; scanIntervalMs: number };
   /** Modality Worklist: when a registration stops being offered (end of its local day, or after N hours). */
   worklist: { expireAtEndOfDay: boolean; retentionHours: number };
+  /** ECG devices on serial lines (device-drivers/serial). */
+  serial: {
+    /** Devices attached by configuration: a path (may not exist yet: a pty link) and a profile id. */
+    devices: Array<{ path: string; profile: string }>;
+    /** The same as `PATH=PROFILE` strings, from DXGATE_SERIAL (comma-separated). */
+    attach: string[];
+    /** A directory of the site's own device profiles (*.json); "" = shipped profiles only. */
+    profilesDir: string;
+    /** Find USB-serial adapters by hot-plug (/dev, /dev/serial/by-id) and match them to profiles. */
+    watch: boolean;
+    /** Backstop rescan of the device directories (fs.watch does the prompt part). */
+    rescanMs: number;
+    /** Jittered exponential back-off between attempts to (re)open a line. */
+    reopenBaseMs: number;
+    reopenMaxMs: number;
+    /** `receiving` falls back to `connected` after this long without valid data. */
+    receivingIdleMs: number;
+    /** Where sysfs is (tests point it at a fake tree). */
+    sysfsRoot: string;
+  };
   log: { level: string };
 }
 
@@ -236,6 +258,44 @@ export const GATEWAY_CONFIG_SCHEMA = {
         },
       },
     },
+    serial: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        devices: {
+          type: "array",
+          default: [],
+          description: "ECG devices attached by path (which may appear later), each with a device profile id",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["path", "profile"],
+            properties: {
+              path: { type: "string", pattern: "^/", description: "absolute device path" },
+              profile: { type: "string", minLength: 1 },
+            },
+          },
+        },
+        attach: {
+          type: "array",
+          default: [],
+          items: { type: "string" },
+          description: "PATH=PROFILE entries (DXGATE_SERIAL, comma-separated); same as devices",
+        },
+        profilesDir: {
+          type: "string",
+          default: "",
+          description: "the site's own device profiles (*.json); empty = the shipped ones only",
+        },
+        watch: { type: "boolean", default: true, description: "hot-plug: find USB-serial ECG devices" },
+        rescanMs: { type: "integer", minimum: 100, maximum: 600000, default: 2000 },
+        reopenBaseMs: { type: "integer", minimum: 10, maximum: 600000, default: 500 },
+        reopenMaxMs: { type: "integer", minimum: 10, maximum: 3600000, default: 30000 },
+        receivingIdleMs: { type: "integer", minimum: 100, maximum: 600000, default: 5000 },
+        sysfsRoot: { type: "string", minLength: 1, default: "/sys" },
+      },
+    },
     log: {
       type: "object",
       additionalProperties: false,
@@ -269,9 +329,73 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_IMPORT_FOLDERS", key: "import.folders", type: "list" },
   { env: "DXGATE_IMPORT_USB_MOUNT_ROOT", key: "import.usbMountRoot", type: "string" },
   { env: "DXGATE_IMPORT_SCAN_INTERVAL_MS", key: "import.scanIntervalMs", type: "integer" },
+  { env: "DXGATE_SERIAL", key: "serial.attach", type: "list" },
+  { env: "DXGATE_SERIAL_PROFILES_DIR", key: "serial.profilesDir", type: "string" },
+  { env: "DXGATE_SERIAL_WATCH", key: "serial.watch", type: "boolean" },
+  { env: "DXGATE_SERIAL_RESCAN_MS", key: "serial.rescanMs", type: "integer" },
+  { env: "DXGATE_SERIAL_REOPEN_BASE_MS", key: "serial.reopenBaseMs", type: "integer" },
   { env: "DXGATE_LOG_LEVEL", key: "log.level", type: "string" },
 ];
 
 export function loadGatewayConfig(sources: ConfigSources = {}): Readonly<GatewayConfig> {
-  return loadConfig<GatewayConfig>({ schema: GATEWAY_CONFIG_SCHEMA, envTable: GATEWAY_ENV, ...sources });
+  const config = loadConfig<GatewayConfig>({
+    schema: GATEWAY_CONFIG_SCHEMA,
+    envTable: GATEWAY_ENV,
+    ...sources,
+  });
+  const problems = serialProblems(config.serial);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** The serial devices to attach: `serial.devices` and `serial.attach` (DXGATE_SERIAL) together. */
+export function serialDevicesOf(serial: GatewayConfig["serial"]): Array<{ path: string; profile: string }> {
+  const attached = serial.attach.flatMap((entry) => {
+    const parsed = parseAttach(entry);
+    return parsed ? [parsed] : [];
+  });
+  return [...serial.devices, ...attached];
+}
+
+/** The device profiles in force: the shipped ones and the site's (`serial.profilesDir`). */
+export function serialProfilesOf(serial: GatewayConfig["serial"]): DeviceProfile[] {
+  return loadProfiles({ customDir: serial.profilesDir }).profiles;
+}
+
+/** `PATH=PROFILE`, PATH absolute; the last `=` splits (a path may contain one, a profile id cannot). */
+function parseAttach(entry: string): { path: string; profile: string } | undefined {
+  const at = entry.lastIndexOf("=");
+  if (at <= 0) return undefined;
+  const path = entry.slice(0, at).trim();
+  const profile = entry.slice(at + 1).trim();
+  return isAbsolute(path) && profile !== "" ? { path, profile } : undefined;
+}
+
+/** What the schema cannot check: DXGATE_SERIAL's form, the site's profile files, known profile ids. */
+function serialProblems(serial: GatewayConfig["serial"]): string[] {
+  const problems: string[] = [];
+  const loaded = loadProfiles({ customDir: serial.profilesDir });
+  problems.push(...loaded.problems.map((problem) => `serial.profilesDir: ${problem}`));
+  const known = new Set(loaded.profiles.map((p) => p.id));
+  const knownList = [...known].sort().join(", ");
+  const seen = new Set<string>();
+  const check = (key: string, device: { path: string; profile: string }) => {
+    if (!known.has(device.profile)) {
+      problems.push(`${key}: unknown device profile "${device.profile}" (known: ${knownList})`);
+    }
+    if (seen.has(device.path)) problems.push(`${key}: ${device.path} is attached twice`);
+    seen.add(device.path);
+  };
+  serial.devices.forEach((device, index) => check(`serial.devices.${index}.profile`, device));
+  serial.attach.forEach((entry, index) => {
+    const key = `serial.attach.${index} (DXGATE_SERIAL)`;
+    const parsed = parseAttach(entry);
+    if (!parsed)
+      problems.push(`${key}: must be PATH=PROFILE with an absolute PATH (got ${JSON.stringify(entry)})`);
+    else check(key, parsed);
+  });
+  if (serial.reopenMaxMs < serial.reopenBaseMs) {
+    problems.push(`serial.reopenMaxMs: must be >= serial.reopenBaseMs (${serial.reopenBaseMs})`);
+  }
+  return problems;
 }

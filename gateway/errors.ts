@@ -22,6 +22,14 @@ export const GATEWAY_ERRORS = {
   REGISTRATION_NOT_FOUND: 404,
   /** No import job with that id (jobs are kept in memory, the last 100, until a restart). */
   IMPORT_NOT_FOUND: 404,
+  /** The study holds no ECG to draw (GET /api/studies/:uid/ecg.svg|png). */
+  ECG_NOT_FOUND: 404,
+  /** The study's ECG file could not be read back for drawing (damaged spool file; see the log). */
+  ECG_UNREADABLE: 500,
+  /** No study at this box has a report with that id (GET /api/reports/:id/print). */
+  REPORT_NOT_FOUND: 404,
+  /** A query parameter has a value the endpoint does not take; `details.field` names it. */
+  QUERY_INVALID: 400,
 } as const;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;

@@ -1,18 +1,21 @@
 /**
  * What a file on a medium is, from its first bytes: a DICOM Part 10 file (PS3.10 7.1: 128-byte
  * preamble, "DICM", file meta group), a DICOMDIR, a bare dataset without preamble and meta (some
- * older exports and PACS dumps write these), or something else (reports, viewers, autorun files).
+ * older exports and PACS dumps write these), an ECG export (SCP-ECG, HL7 aECG, Philips, GE MUSE
+ * XML: device-drivers/ecg/import), or something else (reports, viewers, autorun files).
  */
 import { open } from "node:fs/promises";
 import { fileSource } from "../dicom/byte-source.ts";
 import { TRANSFER_SYNTAX } from "../dicom/constants.ts";
 import { type DatasetEncoding, scanDataset } from "../dicom/dataset-scanner.ts";
 import { datasetOffset } from "../dicom/part10.ts";
+import { detectEcgFile, ECG_FILE_HEAD_BYTES, type EcgFileFormat } from "../ecg/import/index.ts";
 
 export type FileKind =
   | { kind: "part10" }
   | { kind: "dicomdir" }
   | { kind: "raw-dataset"; transferSyntaxUid: string; encoding: DatasetEncoding }
+  | { kind: "ecg"; format: EcgFileFormat }
   | { kind: "unsupported"; reason: string }
   /** Could not be read now (I/O error, permissions): worth another try later. */
   | { kind: "unreadable"; reason: string }
@@ -43,7 +46,7 @@ export async function probeFile(path: string): Promise<FileKind> {
       return (await isDicomdir(handle, size, head)) ? { kind: "dicomdir" } : { kind: "part10" };
     }
     const encoding = bareDatasetEncoding(head);
-    if (!encoding) return { kind: "other" };
+    if (!encoding) return await ecgFileKind(handle, size, path);
     // A bare dataset says nothing of its transfer syntax. Uncompressed little endian can be told
     // from its element headers; encapsulated pixel data cannot be labelled (which JPEG?), so such
     // a file (it ends with the Sequence Delimitation Item) is not guessed at.
@@ -62,6 +65,18 @@ export async function probeFile(path: string): Promise<FileKind> {
   } finally {
     await handle.close();
   }
+}
+
+/** An ECG export needs a longer look (an aECG's root element may follow long comments). */
+async function ecgFileKind(
+  handle: Awaited<ReturnType<typeof open>>,
+  size: number,
+  path: string,
+): Promise<FileKind> {
+  const head = new Uint8Array(Math.min(ECG_FILE_HEAD_BYTES, size));
+  await handle.read(head, 0, head.length, 0);
+  const format = detectEcgFile(head, path);
+  return format ? { kind: "ecg", format } : { kind: "other" };
 }
 
 /**

@@ -3,12 +3,19 @@
  * it onto the sink's filesystem (a bare dataset gets a Part 10 header first), read its attributes
  * the way the C-STORE path does, and hand it to the sink. Never throws; the medium is only read.
  */
-import { open, rm } from "node:fs/promises";
+import { open, readFile, rm } from "node:fs/promises";
 import type { Logger } from "../../common/logger.ts";
 import { readInstanceAttributes } from "../dicom/attributes.ts";
 import { fileSource } from "../dicom/byte-source.ts";
 import { MalformedDatasetError, scanDataset } from "../dicom/dataset-scanner.ts";
 import { buildPart10Header } from "../dicom/part10.ts";
+import {
+  decodeEcgFile,
+  type EcgFileFormat,
+  type EcgStore,
+  MAX_ECG_FILE_BYTES,
+  sha256Hex,
+} from "../ecg/import/index.ts";
 import type { InstanceAttributes, InstanceSink } from "../types.ts";
 import { copyFileDurable, hashFile } from "./copy-file.ts";
 import { type FileKind, MEDIA_STORAGE_DIRECTORY_SOP_CLASS } from "./file-kind.ts";
@@ -25,6 +32,8 @@ export interface ImportFileDeps {
   sink: InstanceSink;
   ledger: ImportLedger;
   log: Logger;
+  /** Turns ECG exports into DICOM ECGs; absent = ECG files are passed over. */
+  ecg?: EcgStore;
 }
 
 const SOP_CLASS_UID = 0x00080016;
@@ -35,6 +44,8 @@ export async function importFile(path: string, kind: FileKind, deps: ImportFileD
   if (kind.kind === "other" || kind.kind === "dicomdir") return { outcome: "skipped" };
   if (kind.kind === "unsupported") return { outcome: "failed", reason: kind.reason, final: true };
   if (kind.kind === "unreadable") return { outcome: "failed", reason: kind.reason, final: false };
+  if (kind.kind === "ecg")
+    return deps.ecg ? importEcgFile(path, kind.format, deps, deps.ecg) : { outcome: "skipped" };
   let staging: string | undefined;
   try {
     const digest = await hashFile(path);
@@ -81,6 +92,61 @@ export async function importFile(path: string, kind: FileKind, deps: ImportFileD
     };
   } finally {
     if (staging) await rm(staging, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * An ECG export: decoded, made a DICOM ECG (linked to its registration when the box can tell) and
+ * stored like any instance. Its UIDs follow from the file's bytes, so the same file read again
+ * (another stick, a lost ledger) replaces the instance rather than adding a study.
+ */
+async function importEcgFile(
+  path: string,
+  format: EcgFileFormat,
+  deps: ImportFileDeps,
+  ecg: EcgStore,
+): Promise<FileOutcome> {
+  try {
+    const digest = await hashFile(path);
+    if (deps.ledger.hasContent(digest.sha256, digest.size)) return { outcome: "duplicate" };
+    if (digest.size > MAX_ECG_FILE_BYTES) {
+      return { outcome: "failed", reason: `ECG file larger than ${MAX_ECG_FILE_BYTES} bytes`, final: true };
+    }
+    const bytes = new Uint8Array(await readFile(path));
+    const sha256 = sha256Hex(bytes);
+    if (sha256 !== digest.sha256) {
+      return { outcome: "failed", reason: "file changed while it was read; will retry", final: false };
+    }
+    let record: ReturnType<typeof decodeEcgFile>;
+    try {
+      record = decodeEcgFile(bytes, format);
+    } catch (error) {
+      // Decoders' messages name what is wrong, never patient data.
+      const code = (error as { code?: string }).code ?? "ECG_FILE_INVALID";
+      return {
+        outcome: "failed",
+        reason: `not a readable ${format} file (${code}: ${(error as Error).message})`,
+        final: true,
+      };
+    }
+    const result = await ecg.store(record, { kind: "file", path }, { sourceSha256: sha256 });
+    if (result.status === "refused") {
+      return {
+        outcome: "failed",
+        reason: `refused by the gateway: ${result.reason}`,
+        final: !result.retryable,
+      };
+    }
+    await deps.ledger.recordContent(digest.sha256, digest.size, result.sopInstanceUid ?? "");
+    return { outcome: result.status === "stored" ? "imported" : "duplicate" };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    deps.log.warn({ event: "import-file-error", code: code ?? (error as Error).name }, "ECG import failed");
+    return {
+      outcome: "failed",
+      reason: `cannot read or store (${code ?? "error"}); will retry`,
+      final: false,
+    };
   }
 }
 

@@ -10,6 +10,7 @@
  *   modification time for `stableMs`), so a copy still in progress is not read half-written.
  */
 import type { Logger } from "../../common/logger.ts";
+import type { EcgStore } from "../ecg/import/index.ts";
 import type { InstanceSink } from "../types.ts";
 import { type Enumeration, enumerateFiles, type FoundFile } from "./enumerate.ts";
 import { type FileKind, probeFile } from "./file-kind.ts";
@@ -35,6 +36,8 @@ export interface MediaImporterOptions {
   retryMs?: number;
   /** The mount points below a root; default from /proc/self/mountinfo (tests pass their own). */
   listMounts?: (root: string) => Promise<string[]>;
+  /** ECG exports (SCP-ECG, aECG, Philips, GE MUSE XML) become DICOM ECGs through this; absent = passed over. */
+  ecg?: EcgStore;
 }
 
 export interface MediaImporter {
@@ -179,15 +182,15 @@ class Importer implements MediaImporter {
     this.#forgetVanished(folder, listing.files);
     if (ready.length === 0) return;
     const candidates = await this.#probe(ready);
-    const dicom = candidates.filter(({ kind }) => isDicom(kind));
-    for (const { file } of candidates.filter(({ kind }) => !isDicom(kind))) {
+    const importable = candidates.filter(({ kind }) => isImportable(kind));
+    for (const { file } of candidates.filter(({ kind }) => !isImportable(kind))) {
       await this.#settle(file);
     }
-    if (dicom.length === 0) return;
+    if (importable.length === 0) return;
     const job = this.#startJob("folder", folder);
-    job.found = dicom.length;
-    job.skipped = candidates.length - dicom.length;
-    const stopped = await this.#importAll(job, dicom, true);
+    job.found = importable.length;
+    job.skipped = candidates.length - importable.length;
+    const stopped = await this.#importAll(job, importable, true);
     this.#finish(job, stopped ? "gateway stopped before the import finished" : undefined);
   }
 
@@ -233,10 +236,10 @@ class Importer implements MediaImporter {
     }
     for (const problem of listing.problems) addFailure(job, problem.file, problem.reason);
     const candidates = await this.#probe(listing.files);
-    const dicom = candidates.filter(({ kind }) => isDicom(kind));
-    job.found = dicom.length + listing.problems.length;
-    job.skipped = candidates.length - dicom.length;
-    const stopped = await this.#importAll(job, dicom, false);
+    const importable = candidates.filter(({ kind }) => isImportable(kind));
+    job.found = importable.length + listing.problems.length;
+    job.skipped = candidates.length - importable.length;
+    const stopped = await this.#importAll(job, importable, false);
     if (stopped) {
       this.#mounted.delete(mountPoint); // so the next start reads it again (duplicates are known)
       this.#finish(job, "gateway stopped before the import finished");
@@ -250,7 +253,12 @@ class Importer implements MediaImporter {
   /** Returns true when it stopped early because the importer is stopping. */
   async #importAll(job: ImportJob, candidates: Candidate[], folder: boolean): Promise<boolean> {
     job.state = "importing";
-    const deps = { sink: this.#o.sink, ledger: this.#ledger, log: this.#log };
+    const deps = {
+      sink: this.#o.sink,
+      ledger: this.#ledger,
+      log: this.#log,
+      ...(this.#o.ecg ? { ecg: this.#o.ecg } : {}),
+    };
     for (const { file, kind } of candidates) {
       if (this.#stopping) return true;
       const outcome = await importFile(file.path, kind, deps);
@@ -309,7 +317,8 @@ class Importer implements MediaImporter {
   }
 }
 
-function isDicom(kind: FileKind): boolean {
+/** A file the importer takes: a DICOM instance (or what claims to be one), or an ECG export it can convert. */
+function isImportable(kind: FileKind): boolean {
   return kind.kind !== "other" && kind.kind !== "dicomdir";
 }
 

@@ -59,8 +59,11 @@ export interface SerialDeviceOptions {
   profile: DeviceProfile;
   protocol: SerialProtocol;
   openLine: LineOpener;
-  /** Called for each complete record, one at a time per device (the next waits for this one). */
-  onRecord(record: EcgRecord, origin: RecordOrigin): Promise<void>;
+  /**
+   * Called for each complete record, one at a time per device (the next waits for this one).
+   * `raw` = the record's own bytes when the protocol has a file form (SCP-ECG).
+   */
+  onRecord(record: EcgRecord, origin: RecordOrigin, raw?: Uint8Array): Promise<void>;
   log: Logger;
   reopen: { baseMs: number; maxMs: number };
   /** `receiving` falls back to `connected` after this long without valid protocol data. */
@@ -223,7 +226,7 @@ export class SerialDevice {
       }
       this.#receiving();
       if (event.kind !== "record") continue;
-      const record = event.record;
+      const { record, raw } = event;
       this.#o.status.recordsReceived += 1;
       this.#o.status.lastRecordAt = this.#now().toISOString();
       this.#log.info(
@@ -238,7 +241,7 @@ export class SerialDevice {
       );
       const origin: RecordOrigin = { devicePath: this.#o.path, profile: this.#o.profile };
       this.#records = this.#records.then(() =>
-        this.#o.onRecord(record, origin).catch((error: unknown) => {
+        this.#o.onRecord(record, origin, raw).catch((error: unknown) => {
           const code = (error as { code?: string }).code ?? "ECG_STORE_FAILED";
           this.#error(code, (error as Error).message);
           this.#log.error({ event: "serial-record-failed", code, err: error }, "ECG record not stored");

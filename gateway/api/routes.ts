@@ -34,6 +34,9 @@ function summary(record: StudyRecord) {
     lastError: record.lastError,
     report: record.report,
     registrationId: record.registrationId ?? null,
+    // An ECG the box could not link to a registration (gateway/ecg/ecg-context.ts): the technician
+    // should register the patient; a stream module's ECG carries no patient of its own.
+    unregistered: record.modalities.includes("ECG") && !record.registrationId,
   };
 }
 

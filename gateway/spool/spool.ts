@@ -32,6 +32,18 @@ export interface SpooledInstance {
   size: number;
   receivedAt: string;
   source: InstanceSource;
+  /** The picture the driver rendered (an ECG's sheet), in `previewPath()`; absent when none. */
+  preview?: SpooledPreview;
+  /** The priority the device asked for (ReceivedInstance.priority), so a rebuilt index keeps it. */
+  priority?: "stat" | "urgent" | "routine";
+}
+
+export interface SpooledPreview {
+  mediaType: "image/png";
+  size: number;
+  sha256: string;
+  width?: number;
+  height?: number;
 }
 
 export type PutOutcome = "stored" | "duplicate" | "replaced";
@@ -91,6 +103,11 @@ export class Spool {
   async stagingPath(): Promise<string> {
     await this.reserve?.check();
     return join(this.#stagingDir, `${Date.now()}-${randomBytes(8).toString("hex")}.part`);
+  }
+
+  /** Where an instance's preview lives, beside it (`<SOPInstanceUID>.preview.png`). */
+  previewPath(studyInstanceUid: string, sopInstanceUid: string): string {
+    return join(this.#studiesDir, studyInstanceUid, `${sopInstanceUid}.preview.png`);
   }
 
   instancePath(studyInstanceUid: string, sopInstanceUid: string): string {
@@ -184,7 +201,22 @@ export class Spool {
       size,
       receivedAt,
       source: instance.source,
+      ...(instance.priority ? { priority: instance.priority } : {}),
     };
+    // A preview (an ECG's sheet) is made durable with the sidecar and renamed in before the .dcm,
+    // so an instance in the spool has its preview whenever its sidecar names one.
+    const preview = instance.preview;
+    const previewPath = this.previewPath(studyInstanceUid, sopInstanceUid);
+    const previewTemp = preview ? temporaryPathBeside(previewPath) : undefined;
+    if (preview) {
+      sidecar.preview = {
+        mediaType: preview.mediaType,
+        size: preview.bytes.length,
+        sha256: createHash("sha256").update(preview.bytes).digest("hex"),
+        ...(preview.width ? { width: preview.width } : {}),
+        ...(preview.height ? { height: preview.height } : {}),
+      };
+    }
     const sidecarPath = target.replace(/\.dcm$/, ".json");
     // A new instance's sidecar is written in place: until the .dcm exists a sidecar means nothing
     // (scan() ignores it), and the .dcm is renamed in only after the sidecar is fsynced. A replaced
@@ -195,16 +227,19 @@ export class Spool {
     const synced = await Promise.allSettled([
       handle.sync().finally(() => handle.close()),
       writeFileSynced(sidecarTemp, `${JSON.stringify(sidecar)}\n`, existing ? "wx" : "w"),
+      preview && previewTemp ? writeFileSynced(previewTemp, preview.bytes, "wx") : Promise.resolve(),
     ]);
     const failed = synced.find((result) => result.status === "rejected");
     if (failed) {
       // (A fresh instance's sidecar without its .dcm means nothing; removed all the same.)
       await rm(sidecarTemp, { force: true });
+      if (previewTemp) await rm(previewTemp, { force: true });
       // A file the driver staged is the driver's to remove; bytes we wrote here are ours.
       if (instance.part10.kind === "bytes") await rm(staged, { force: true });
       throw failed.reason;
     }
-    // Sidecar first, then the instance, then one directory fsync makes both renames durable.
+    // Preview and sidecar first, then the instance, then one directory fsync makes the renames durable.
+    if (previewTemp) await rename(previewTemp, previewPath);
     if (sidecarTemp !== sidecarPath) await rename(sidecarTemp, sidecarPath);
     await rename(staged, target);
     await fsyncDirectory(studyDir);

@@ -103,6 +103,7 @@ export class StudyService implements InstanceSink, OutboundQueue {
       size,
       receivedAt: arrivedAt.toISOString(),
       source: instance.source,
+      ...(instance.priority ? { priority: instance.priority } : {}),
     };
     if (!record) {
       record = this.#newRecord(stored, arrivedAt);
@@ -277,7 +278,8 @@ export class StudyService implements InstanceSink, OutboundQueue {
     return {
       studyInstanceUid: a.studyInstanceUid,
       ...initialState(at),
-      priority: a.modality === "ECG" ? this.#o.ecgPriority : this.#o.defaultPriority,
+      // A device profile's priority first (an ECG cart set to "stat"), else the modality's default.
+      priority: first.priority ?? (a.modality === "ECG" ? this.#o.ecgPriority : this.#o.defaultPriority),
       modalities: [],
       patient: {
         id: a.patientId,
