@@ -386,7 +386,7 @@ function serialProblems(serial: GatewayConfig["serial"]): string[] {
     if (seen.has(device.path)) problems.push(`${key}: ${device.path} is attached twice`);
     seen.add(device.path);
   };
-  serial.devices.forEach((device, index) => check(`serial.devices.${index}.profile`, device));
+  for (const [index, device] of serial.devices.entries()) check(`serial.devices.${index}.profile`, device);
   serial.attach.forEach((entry, index) => {
     const key = `serial.attach.${index} (DXGATE_SERIAL)`;
     const parsed = parseAttach(entry);
