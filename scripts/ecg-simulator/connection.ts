@@ -8,6 +8,8 @@ import { DxgateError } from "../../common/errors.ts";
 import type { SimulatorLog } from "./log.ts";
 import { SocatLink } from "./socat-link.ts";
 
+const BLOCKED_AFTER_MS = 2000;
+
 export interface ConnectionTarget {
   device: string | undefined;
   link: string | undefined;
@@ -32,7 +34,9 @@ export class SimulatorConnection {
   /** Opens the line (starting socat for a link) and logs "link" (PATH exists) and "ready" (sending). */
   async open(reconnected: boolean, signal: AbortSignal): Promise<void> {
     const link = this.#link;
-    const waitForReader = this.#target.waitForReader;
+    // Only the first time: after a cable pull the device streams on whether the gateway has
+    // reopened the line yet or not (its reopen flushes what was waiting anyway).
+    const waitForReader = this.#target.waitForReader && !reconnected;
     const peer = link
       ? await link.start({
           waitForReader,
@@ -58,12 +62,22 @@ export class SimulatorConnection {
     const port = this.#port;
     if (!port) throw new DxgateError("ECG_SIM_LINE_CLOSED", "the line is closed");
     if (this.#portError) throw lineError(this.#portError);
-    await new Promise<void>((resolve, reject) => {
-      port.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), (error) => {
-        if (error) reject(lineError(error));
+    // A pty nobody reads fills up and then holds writes (a real UART would send into the void):
+    // say so rather than look hung.
+    const blocked = setTimeout(
+      () => this.#log("blocked", { seconds: BLOCKED_AFTER_MS / 1000 }),
+      BLOCKED_AFTER_MS,
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        port.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), (error) => {
+          if (error) reject(lineError(error));
+        });
+        port.drain((error) => (error ? reject(lineError(error)) : resolve()));
       });
-      port.drain((error) => (error ? reject(lineError(error)) : resolve()));
-    });
+    } finally {
+      clearTimeout(blocked);
+    }
   }
 
   /** Unplugs: closes our end and, for a link, stops socat (the gateway's end vanishes). */

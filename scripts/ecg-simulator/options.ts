@@ -42,7 +42,7 @@ export interface SimulatorOptions {
   /** Cable pulls: every `pullEverySeconds` of sending, for `pullForSeconds`. */
   pullEverySeconds: number | undefined;
   pullForSeconds: number;
-  /** With --link: send nothing until a reader has opened the link (after each pull too). */
+  /** With --link: send nothing until a reader has first opened the link. */
   waitForReader: boolean;
   /** Seconds to keep the line up after the last byte (-1: until SIGINT/SIGTERM). */
   lingerSeconds: number;
@@ -78,7 +78,8 @@ Line (one of):
   --link PATH              run socat to make a pseudo-terminal pair; the gateway opens PATH, the
                            simulator writes into the other end. Sending starts once a reader
                            has opened PATH (log "link": PATH exists; "ready": sending). A cable
-                           pull removes PATH; after it, sending resumes once PATH is reopened.
+                           pull removes PATH; after it, sending resumes at once (what the
+                           gateway has not read by its reopen is lost, as with a real cable).
   --no-wait                with --link: send at once, read or not (a reader opening PATH later
                            misses what was sent before)
   --device PATH            write into an existing tty or pty (a cable pull closes and reopens it)
@@ -113,7 +114,8 @@ Faults:
   --seed N                 seed of every random choice (default: random, logged)
 
 Progress goes to stderr as JSON lines: "start", "link" (PATH exists: open it now), "ready" (the
-line is open and sending starts), "progress", "pull", "done", "exit", "stopping", "stopped", "error". SIGINT / SIGTERM stop it cleanly (socat included).
+line is open and sending starts), "progress", "pull", "blocked" (nobody reads the line: writes wait), "done", "exit", "stopping",
+"stopped", "error". SIGINT / SIGTERM stop it cleanly (socat included).
 Exit status: 0 done or stopped, 1 failed, 2 bad command line.
 `;
 
