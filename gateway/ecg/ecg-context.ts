@@ -45,9 +45,16 @@ export class RegistrationEcgContext implements EcgContextSource {
     }
     const ecg = open.filter((r) => r.modality === "ECG" && r.state !== "completed");
     if (patientId !== "") {
-      return ecg
-        .filter((r) => r.patientId === patientId)
-        .sort((a, b) => b.registeredAt.localeCompare(a.registeredAt))[0];
+      return (
+        ecg
+          .filter((r) => r.patientId === patientId)
+          // Newest first; registrations of the same second by the box's serial (RP + YYMMDD + count).
+          .sort(
+            (a, b) =>
+              b.registeredAt.localeCompare(a.registeredAt) ||
+              b.requestedProcedureId.localeCompare(a.requestedProcedureId),
+          )[0]
+      );
     }
     if (accession !== "") return undefined;
     const today = localDate(this.#now());

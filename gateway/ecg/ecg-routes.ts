@@ -25,8 +25,9 @@ export interface EcgRouteDeps {
 
 export function addEcgRoutes(router: Router, deps: EcgRouteDeps): void {
   router.add("GET", "/api/studies/:uid/ecg.svg", async (ctx) => {
+    const language = languageOf(ctx);
     const { record } = await ecgOf(deps, ctx.params.uid ?? "", ctx.query.get("instance"));
-    const svg = renderEcgSvg(record, { language: languageOf(ctx) });
+    const svg = renderEcgSvg(record, { language });
     send(ctx.res, "image/svg+xml; charset=utf-8", Buffer.from(svg, "utf8"));
     return undefined;
   });

@@ -7,7 +7,7 @@
 
 import type { Logger } from "../../common/logger.ts";
 import type { InstanceSink, ReceivedInstance, StoreResult } from "../../device-drivers/index.ts";
-import type { OutboundQueue, OutboundStudy } from "../../uploader/index.ts";
+import type { OutboundPreview, OutboundQueue, OutboundStudy } from "../../uploader/index.ts";
 import { PRIORITY_RANK, type Priority } from "../../uploader/protocol/index.ts";
 import type { GatewayErrorCode } from "../errors.ts";
 import {
@@ -221,9 +221,14 @@ export class StudyService implements InstanceSink, OutboundQueue {
     for (const record of ready) {
       const instances = await this.#o.spool.listStudy(record.studyInstanceUid);
       if (instances.length === 0) continue;
+      const previews = instances
+        .filter((i) => i.preview)
+        .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))
+        .map((i) => this.#outboundPreview(i));
       return {
         study: studyDescriptor(record),
         instances: await Promise.all(instances.map((i) => this.#outboundInstance(i))),
+        ...(previews.length > 0 ? { previews } : {}),
       };
     }
     return undefined;
@@ -325,6 +330,22 @@ export class StudyService implements InstanceSink, OutboundQueue {
       size: instance.size,
       sha256,
       path,
+    };
+  }
+
+  /** An instance's preview (an ECG's sheet) for the county, sent ahead of the study; its id is the SOP Instance UID. */
+  #outboundPreview(instance: SpooledInstance): OutboundPreview {
+    const a = instance.attributes;
+    const preview = instance.preview!;
+    return {
+      previewId: a.sopInstanceUid,
+      mediaType: preview.mediaType,
+      path: this.#o.spool.previewPath(a.studyInstanceUid, a.sopInstanceUid),
+      size: preview.size,
+      sha256: preview.sha256,
+      ...(preview.width ? { width: preview.width } : {}),
+      ...(preview.height ? { height: preview.height } : {}),
+      description: a.modality === "ECG" ? "12-lead ECG sheet" : "preview",
     };
   }
 

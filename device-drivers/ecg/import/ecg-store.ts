@@ -9,8 +9,15 @@
  * running out of attempts gives it up, logged as lost.
  */
 import type { Logger } from "../../../common/logger.ts";
-import type { EcgContextSource, EcgOrigin, EcgRegistration, InstanceSink, StoreResult } from "../../types.ts";
-import { buildDicomEcg, type DicomEcgContext } from "../dicom/index.ts";
+import type {
+  EcgContextSource,
+  EcgOrigin,
+  EcgRegistration,
+  InstanceSink,
+  ReceivedInstance,
+  StoreResult,
+} from "../../types.ts";
+import { buildDicomEcgSet, type DicomEcgContext, type DicomEcgInstance } from "../dicom/index.ts";
 import type { EcgRecord } from "../ecg-record.ts";
 import { PREVIEW_DPI, renderEcgPng, sheetPixelSize } from "../render/index.ts";
 import { contentUids } from "./content-uids.ts";
@@ -80,6 +87,23 @@ export function createEcgStore(options: EcgStoreOptions): EcgStore {
     return { mediaType: "image/png", bytes, width: widthPx, height: heightPx };
   }
 
+  /** Store, offering it again while the sink refuses for a passing reason (see the header). */
+  async function offer(instance: ReceivedInstance): Promise<StoreResult> {
+    for (let attempt = 1; ; attempt++) {
+      const result = await options.sink.store(instance);
+      if (result.status !== "refused" || !result.retryable || attempt >= retry.attempts || stopping) {
+        return result;
+      }
+      if (attempt === 1) {
+        log.warn(
+          { event: "ecg-store-retry", code: result.code, sopInstanceUid: instance.attributes.sopInstanceUid },
+          "ECG refused for now; will offer it again",
+        );
+      }
+      await pause(retry.delayMs);
+    }
+  }
+
   function pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
@@ -101,17 +125,19 @@ export function createEcgStore(options: EcgStoreOptions): EcgStore {
         ...(registration ? dicomContextOf(registration) : {}),
         ...(options.stationName ? { stationName: options.stationName.slice(0, 16) } : {}),
       };
-      let instance: ReturnType<typeof buildDicomEcg>;
+      let instances: DicomEcgInstance[];
       try {
-        instance = buildDicomEcg(record, context);
+        // One 12-lead instance, plus a General ECG instance of the median beats when the cart sent them.
+        instances = buildDicomEcgSet(record, context);
       } catch (error) {
         const code = (error as { code?: string }).code ?? "ECG_DICOM_FAILED";
         log.error({ event: "ecg-dicom-failed", code, origin: origin.kind }, (error as Error).message);
         return { status: "refused", code, reason: (error as Error).message, retryable: false };
       }
+      const main = instances[0]!;
       const ids = {
-        studyInstanceUid: instance.studyInstanceUid,
-        sopInstanceUid: instance.sopInstanceUid,
+        studyInstanceUid: main.studyInstanceUid,
+        sopInstanceUid: main.sopInstanceUid,
         ...(registration ? { registrationId: registration.registrationId } : {}),
       };
       let picture: Awaited<ReturnType<typeof preview>> | undefined;
@@ -126,40 +152,38 @@ export function createEcgStore(options: EcgStoreOptions): EcgStore {
           );
         }
       }
-      const received = {
-        attributes: instance.attributes,
-        source: origin,
-        part10: { kind: "bytes" as const, bytes: instance.bytes },
-        ...(storeOptions.priority ? { priority: storeOptions.priority } : {}),
-        ...(picture ? { preview: picture } : {}),
-      };
-      for (let attempt = 1; ; attempt++) {
-        const result = await options.sink.store(received);
-        if (result.status !== "refused" || !result.retryable || attempt >= retry.attempts || stopping) {
-          const level = result.status === "refused" ? "error" : "info";
-          log[level](
-            {
-              event: result.status === "refused" ? "ecg-lost" : "ecg-stored",
-              status: result.status,
-              ...(result.status === "refused" ? { code: result.code, attempts: attempt } : {}),
-              origin: origin.kind,
-              format: record.source.format,
-              registered: registration !== undefined,
-              notes: instance.notes.length,
-              ...ids,
-            },
-            result.status === "refused" ? `ECG not stored: ${result.reason}` : "ECG stored",
-          );
-          return { ...result, ...ids };
-        }
-        if (attempt === 1) {
-          log.warn(
-            { event: "ecg-store-retry", code: result.code, ...ids },
-            "ECG refused for now; will offer it again",
-          );
-        }
-        await pause(retry.delayMs);
+      let outcome: EcgStoreOutcome | undefined;
+      for (const [index, instance] of instances.entries()) {
+        const result = await offer({
+          attributes: instance.attributes,
+          source: origin,
+          part10: { kind: "bytes", bytes: instance.bytes },
+          ...(storeOptions.priority ? { priority: storeOptions.priority } : {}),
+          // The sheet goes with the rhythm instance (the one every viewer opens).
+          ...(picture && index === 0 ? { preview: picture } : {}),
+        });
+        const stored = result.status !== "refused";
+        log[stored ? "info" : "error"](
+          {
+            event: stored ? "ecg-stored" : "ecg-lost",
+            status: result.status,
+            ...(stored ? {} : { code: result.code }),
+            origin: origin.kind,
+            format: record.source.format,
+            registered: registration !== undefined,
+            instance: index + 1,
+            of: instances.length,
+            notes: instance.notes.length,
+            studyInstanceUid: instance.studyInstanceUid,
+            sopInstanceUid: instance.sopInstanceUid,
+          },
+          stored ? "ECG stored" : `ECG not stored: ${result.reason}`,
+        );
+        // The outcome is the rhythm instance's; a median-beat instance refused is logged above.
+        outcome ??= { ...result, ...ids };
+        if (!stored && index === 0) break;
       }
+      return outcome!;
     },
     stop() {
       stopping = true;
