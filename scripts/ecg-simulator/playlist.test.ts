@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
+import { readDicomEcg } from "../../device-drivers/ecg/dicom/index.ts";
+import { STANDARD_12_LEADS } from "../../device-drivers/ecg/ecg-record.ts";
 import type { LineEvent } from "../../device-drivers/ecg/line-decoder.ts";
 import { decodeScpEcg, encodeScpEcg } from "../../device-drivers/ecg/scp-ecg/index.ts";
 import {
@@ -7,10 +11,16 @@ import {
   generateSyntheticEcg,
   resolveStreamSettings,
 } from "../../device-drivers/ecg/stream/index.ts";
+import { readWfdbRecord } from "../../device-drivers/ecg/wfdb/index.ts";
 import { FaultInjector } from "./faults.ts";
 import { type PlayUnit, scpPlaylist, streamPlaylist } from "./playlist.ts";
 
 const all = (units: Iterable<PlayUnit>) => [...units];
+
+const sharedData = join(import.meta.dirname, "..", "..", "..", "shared", "data");
+const NO_DATA = existsSync(sharedData)
+  ? false
+  : `SKIPPED: ${sharedData} is absent (the shared sample corpus); the generated-data tests still ran`;
 
 function decodeFrames(units: PlayUnit[], settings: object): LineEvent[] {
   const decoder = createStreamLineDecoder(settings);
@@ -130,4 +140,55 @@ test("faults: noise per second of ECG between units, drops, split writes — all
   const hit = byteDrops.writesFor(unit(0));
   assert.equal(hit.dropped, "byte");
   assert.equal(hit.writes[0]!.length, 85);
+});
+
+test("the DICOM ECG of the corpus played as a 12-lead stream at its own rate and unit comes back sample for sample", {
+  skip: NO_DATA,
+}, () => {
+  const source = readDicomEcg(readFileSync(join(sharedData, "ecg-dicom", "waveform_ecg.dcm")));
+  const settings = resolveStreamSettings({
+    leads: [...STANDARD_12_LEADS],
+    samplingFrequencyHz: source.rhythm.samplingFrequencyHz,
+    nanovoltsPerUnit: source.rhythm.leads[0]!.nanovoltsPerUnit,
+    samplesPerFrame: 10,
+  });
+  const playlist = streamPlaylist(source, settings, { repeat: 1, records: undefined });
+  assert.equal(playlist.clippedSamples, 0);
+  const records = decodeFrames(all(playlist.units), settings).flatMap((e) =>
+    e.kind === "record" ? [e.record] : [],
+  );
+  assert.equal(records.length, 1);
+  for (const lead of source.rhythm.leads) {
+    const got = records[0]!.rhythm.leads.find((l) => l.name === lead.name);
+    assert.deepEqual([...(got?.samples ?? [])], [...lead.samples], lead.name);
+  }
+});
+
+test("PTB s0010_re (38.4 s, 1 kHz) played as 8 leads: three whole records of its samples, then a partial one", {
+  skip: NO_DATA,
+}, async () => {
+  const source = await readWfdbRecord(join(sharedData, "ecg-wfdb", "s0010_re.hea"));
+  const settings = resolveStreamSettings({
+    samplingFrequencyHz: 1000,
+    nanovoltsPerUnit: 500,
+    samplesPerFrame: 10,
+  });
+  const events = decodeFrames(
+    all(streamPlaylist(source, settings, { repeat: 1, records: undefined }).units),
+    settings,
+  );
+  const records = events.flatMap((e) => (e.kind === "record" ? [e.record] : []));
+  assert.equal(records.length, 4);
+  assert.ok(records[3]!.notes?.some((note) => note.includes("cut short after 8.4 s of 10 s")));
+  records.slice(0, 3).forEach((record, index) => {
+    for (const name of settings.leads) {
+      const expected = source.rhythm.leads.find((l) => l.name === name)!.samples;
+      const got = record.rhythm.leads.find((l) => l.name === name)!.samples;
+      assert.deepEqual(
+        [...got],
+        [...expected.subarray(index * 10000, (index + 1) * 10000)],
+        `${name} record ${index}`,
+      );
+    }
+  });
 });
