@@ -299,3 +299,18 @@ test("SIGTERM stops a simulator blocked on a reader that never reads, and its so
   assert.ok(sim.lines.some((line) => line.event === "stopped"));
   assert.equal(existsSync(link), false, "socat removed the link when it stopped");
 });
+
+test("SIGINT while waiting for the first reader stops cleanly and leaves no link behind", {
+  skip: NO_SOCAT,
+  timeout: 30000,
+}, async () => {
+  const link = await tempLink();
+  const sim = startSimulator(["--generate", "--link", link]);
+  await sim.waitFor("link");
+  assert.equal(existsSync(link), true);
+  sim.child.kill("SIGINT");
+  assert.equal(await sim.exited, 0);
+  assert.ok(sim.lines.some((line) => line.event === "stopped"));
+  assert.ok(!sim.lines.some((line) => line.event === "ready"), "nothing was sent");
+  assert.equal(existsSync(link), false, "socat removed the link when it stopped");
+});

@@ -19,6 +19,7 @@ export class SocatLink {
   readonly linkPath: string;
   #child: ChildProcess | undefined;
   #exited: Promise<unknown> | undefined;
+  readonly #terminated = new WeakSet<ChildProcess>();
 
   constructor(linkPath: string) {
     // socat reads commas, colons and exclamation marks in an address as syntax.
@@ -71,7 +72,7 @@ export class SocatLink {
       };
       const fail = (why: string) => {
         settle();
-        child.kill("SIGKILL");
+        this.#terminate(child);
         reject(
           new DxgateError(
             "ECG_SIM_LINK_FAILED",
@@ -111,9 +112,19 @@ export class SocatLink {
   async stop(): Promise<void> {
     const child = this.#child;
     if (!child || !this.running) return;
-    child.kill("SIGTERM");
+    this.#terminate(child);
     const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
     await this.#exited;
     clearTimeout(timer);
+  }
+
+  /**
+   * SIGTERM, once: socat removes the link on its way out, but a second signal arriving while it
+   * cleans up makes it exit at once and leave the link behind.
+   */
+  #terminate(child: ChildProcess): void {
+    if (this.#terminated.has(child)) return;
+    this.#terminated.add(child);
+    child.kill("SIGTERM");
   }
 }
