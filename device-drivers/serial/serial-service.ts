@@ -43,7 +43,7 @@ export interface SerialService {
   start(): Promise<void>;
   /** Stops watching and every driver; records already complete are handed on first. */
   stop(): Promise<void>;
-  /** Every device seen since start, configured ones first, then by path. */
+  /** Every device seen since start: configured ones in configuration order, then found ones by path. */
   devices(): SerialDeviceStatus[];
 }
 
@@ -105,9 +105,15 @@ class Service implements SerialService {
   }
 
   devices(): SerialDeviceStatus[] {
-    return [...this.#status.values()]
-      .sort((a, b) => Number(b.explicit) - Number(a.explicit) || a.path.localeCompare(b.path))
-      .map((status) => structuredClone(status));
+    return (
+      [...this.#status.values()]
+        // Configured devices in configuration order (insertion order, the sort is stable), then found ones by path.
+        .sort(
+          (a, b) =>
+            Number(b.explicit) - Number(a.explicit) || (a.explicit ? 0 : a.path.localeCompare(b.path)),
+        )
+        .map((status) => structuredClone(status))
+    );
   }
 
   #track(work: Promise<void>): void {
