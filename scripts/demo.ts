@@ -6,9 +6,13 @@
  * Ports and directories follow the same environment variables as the processes themselves
  * (DXGATE_DICOM_PORT, DXGATE_HTTP_PORT, DXGATE_RC_HTTP_PORT, DXGATE_RC_MQTT_PORT, …), so several
  * demo stacks can run side by side; DXGATE_DEMO_DIR moves all their data (default ./demo-data).
+ *
+ * An ECG goes through too: the ECG simulator streams one synthetic 12-lead ECG (as an 8-lead
+ * acquisition module) into a pseudo-terminal linked at <demo dir>/ecg/tty-ecg, which the gateway
+ * reads as a serial ECG device (DXGATE_SERIAL). DXGATE_DEMO_ECG=0 leaves it out.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { GATEWAY_NODE_FLAGS } from "../gateway/node-flags.ts";
@@ -16,6 +20,8 @@ import { GATEWAY_NODE_FLAGS } from "../gateway/node-flags.ts";
 const root = join(import.meta.dirname, "..");
 const demoDir = resolve(process.env.DXGATE_DEMO_DIR ?? join(root, "demo-data"));
 mkdirSync(demoDir, { recursive: true });
+const demoEcg = !/^(0|false|no|off)$/i.test(process.env.DXGATE_DEMO_ECG ?? "");
+const ecgLink = join(demoDir, "ecg", "tty-ecg");
 
 interface Child {
   name: string;
@@ -66,9 +72,49 @@ function start(
 
 const children: Child[] = [];
 let stopping = false;
+let simulator: ChildProcess | undefined;
+
+/**
+ * The ECG simulator as the demo's ECG cart: one 10-s ECG in real time into the pty link, then it
+ * keeps the line up (the device stays connected in GET /api/devices) until the demo stops. Its
+ * JSON progress goes to ecg-simulator.log; if it fails, the rest of the demo goes on.
+ */
+function startSimulator(): ChildProcess {
+  mkdirSync(join(demoDir, "ecg"), { recursive: true });
+  rmSync(ecgLink, { force: true }); // a link left by a demo that was killed
+  const log = createWriteStream(join(demoDir, "ecg-simulator.log"), { flags: "a" });
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, "scripts", "ecg-simulator.ts"),
+      "--generate",
+      "--link",
+      ecgLink,
+      "--protocol",
+      "ecg-stream",
+      "--linger",
+      "-1",
+    ],
+    { cwd: root, stdio: ["ignore", "ignore", "pipe"], detached: true },
+  );
+  createInterface({ input: child.stderr! }).on("line", (line) => log.write(`${line}\n`));
+  child.once("exit", (code) => {
+    if (!stopping && code !== 0)
+      process.stderr.write(
+        `ECG simulator stopped (code ${code}); see ecg-simulator.log — the demo goes on\n`,
+      );
+  });
+  return child;
+}
 
 async function stopAll(code: number): Promise<never> {
   stopping = true;
+  // The cart first (it removes its pty link), then the gateway, then the reading centre.
+  if (simulator && simulator.exitCode === null && simulator.signalCode === null) {
+    const exited = new Promise((r) => simulator!.once("exit", r));
+    simulator.kill("SIGTERM");
+    await exited;
+  }
   // The gateway first: it finishes what it is doing and says goodbye to the broker it uses.
   for (const child of [...children].reverse()) {
     if (child.process.exitCode !== null) continue;
@@ -82,6 +128,7 @@ async function stopAll(code: number): Promise<never> {
 process.on("SIGINT", () => void stopAll(0));
 // Last resort if this script dies some other way: do not leave the stack running.
 process.on("exit", () => {
+  if (simulator?.exitCode === null) simulator.kill("SIGTERM");
   for (const child of children) if (child.process.exitCode === null) child.process.kill("SIGTERM");
 });
 process.on("SIGTERM", () => void stopAll(0));
@@ -110,6 +157,7 @@ try {
       DXGATE_DICOM_HOST: "127.0.0.1",
       DXGATE_HTTP_HOST: "127.0.0.1",
       DXGATE_QUIET_PERIOD_MS: process.env.DXGATE_QUIET_PERIOD_MS ?? "3000",
+      ...(demoEcg ? { DXGATE_SERIAL: `${ecgLink}=generic-ecg-stream-8-lead` } : {}),
     },
     ["http", "dicom"],
     GATEWAY_NODE_FLAGS,
@@ -122,6 +170,7 @@ try {
       void stopAll(1);
     });
   }
+  if (demoEcg) simulator = startSimulator();
   const rcHttp = rc.ports.get("http")!;
   const gwHttp = gateway.ports.get("http")!;
   const dicomPort = gateway.ports.get("dicom")!;
@@ -137,6 +186,14 @@ try {
       `  Gateway 网关 API           http://127.0.0.1:${gwHttp}/api/studies`,
       `  Gateway DICOM 接收         AE title DXGATE, 127.0.0.1 port ${dicomPort}`,
       `    send a study 发送检查:    storescu -aec DXGATE 127.0.0.1 ${dicomPort} FILE.dcm`,
+      ...(demoEcg
+        ? [
+            `  ECG cart 心电设备 (simulated)  ${ecgLink}  →  http://127.0.0.1:${gwHttp}/api/devices`,
+            "    a 10-s 12-lead ECG is streaming now; it appears in /api/studies within ~15 s",
+            "    正在传送一份 10 秒 12 导联心电图，约 15 秒后出现在 /api/studies",
+            `    sheet 心电图: http://127.0.0.1:${gwHttp}/api/studies/STUDY_UID/ecg.png   (DXGATE_DEMO_ECG=0: no ECG)`,
+          ]
+        : []),
       "",
       `  Logs and data 日志与数据:  ${demoDir}`,
       "  Press Ctrl-C to stop 按 Ctrl-C 停止",

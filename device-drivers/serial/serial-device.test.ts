@@ -219,4 +219,5 @@ test("a configured path that does not exist yet waits, then connects when it app
   cart = await openPtyPair(link, join(dir, "cart"));
   device.retryNow(); // what the watcher does when the link appears
   await until(() => status.state === "connected", "connected once the link exists");
+  assert.equal(status.lastError, null, "the wait is over: no error left behind");
 });

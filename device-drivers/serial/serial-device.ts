@@ -184,6 +184,8 @@ export class SerialDevice {
     this.#openedAt = Date.now();
     this.#validData = false;
     this.#setState("connected");
+    // "Not there yet" was a wait, not a fault: once the device is there it says nothing more.
+    if (this.#o.status.lastError?.code === "SERIAL_DEVICE_ABSENT") this.#o.status.lastError = null;
     this.#log.info({ event: "serial-connected", protocol: protocol.name }, "serial device connected");
     line.onData((chunk) => this.#feed(chunk));
     line.onClosed((error) => this.#closed(line, error));
