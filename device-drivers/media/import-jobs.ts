@@ -13,12 +13,12 @@ export interface ImportJob {
   /** The watched folder or the stick's mount point. */
   path: string;
   state: ImportJobState;
-  /** DICOM files found (instances to import, including those that then failed). */
+  /** DICOM and ECG files found (instances to import, including those that then failed). */
   found: number;
   imported: number;
   /** Already imported before (from this or another medium), or already in the spool. */
   duplicates: number;
-  /** Other files (not DICOM), passed over quietly. */
+  /** Other files (neither DICOM nor an ECG export), passed over quietly. */
   skipped: number;
   failed: Array<{ file: string; reason: string }>;
   /** Why the job as a whole stopped (medium removed, unreadable, gateway stopping). */
