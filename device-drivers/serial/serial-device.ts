@@ -21,6 +21,9 @@ import type { DeviceProfile } from "./profile.ts";
 import type { SerialProtocol } from "./protocols.ts";
 import type { LineOpener, OpenLine } from "./serial-line.ts";
 
+/** At most one "data discarded" log line per device this often (plus the first). */
+const DISCARD_LOG_MS = 10_000;
+
 export type SerialDeviceState = "connected" | "receiving" | "disconnected" | "error";
 
 export interface DeviceError {
@@ -88,6 +91,8 @@ export class SerialDevice {
   #idleTimer: NodeJS.Timeout | undefined;
   /** Records are handed on one at a time, in order. */
   #records: Promise<void> = Promise.resolve();
+  /** Discards since the last discard log line. */
+  #discards = { loggedAt: 0, events: 0, bytes: 0 };
 
   constructor(options: SerialDeviceOptions) {
     this.#o = options;
@@ -220,10 +225,7 @@ export class SerialDevice {
       if (event.kind === "discarded") {
         this.#o.status.bytesDiscarded += event.byteCount;
         this.#error(event.code, event.reason);
-        this.#log.warn(
-          { event: "serial-bytes-discarded", code: event.code, bytes: event.byteCount, reason: event.reason },
-          "serial data discarded",
-        );
+        this.#logDiscard(event);
         continue;
       }
       this.#receiving();
@@ -250,6 +252,28 @@ export class SerialDevice {
         }),
       );
     }
+  }
+
+  /**
+   * A line at the wrong baud rate is nothing but garbage, many discards a second: log the first,
+   * then at most one summary per DISCARD_LOG_MS (the counts are in the device's state anyway).
+   */
+  #logDiscard(event: Extract<LineEvent, { kind: "discarded" }>): void {
+    const now = Date.now();
+    this.#discards.events += 1;
+    this.#discards.bytes += event.byteCount;
+    if (now - this.#discards.loggedAt < DISCARD_LOG_MS) return;
+    this.#log.warn(
+      {
+        event: "serial-bytes-discarded",
+        code: event.code,
+        reason: event.reason,
+        bytes: this.#discards.bytes,
+        discards: this.#discards.events,
+      },
+      "serial data discarded",
+    );
+    this.#discards = { loggedAt: now, events: 0, bytes: 0 };
   }
 
   #receiving(): void {
