@@ -527,6 +527,19 @@ test("a cart record with median beats becomes a 12-Lead ECG instance and a media
   assert.deepEqual(groups[0]?.[TAG.WaveformOriginality]?.Value, ["DERIVED"]);
   assert.equal(Number(dataset[TAG.InstanceNumber]?.Value?.[0]), 2);
 
+  // Given the rhythm's UID, the same record gives the same two UIDs again (a resend replaces).
+  const fixed = {
+    ...CONTEXT,
+    sopInstanceUid: "2.25.1234",
+    seriesInstanceUid: "2.25.5",
+    studyInstanceUid: "2.25.6",
+  };
+  const once = buildDicomEcgSet(record, fixed).map((instance) => instance.sopInstanceUid);
+  const twice = buildDicomEcgSet(record, fixed).map((instance) => instance.sopInstanceUid);
+  assert.deepEqual(once, twice);
+  assert.equal(once[0], "2.25.1234");
+  assert.ok(isValidUid(once[1] ?? "") && once[1] !== once[0]);
+
   // Without median beats, or with a rhythm too long for the 12-lead IOD, it stays one instance.
   assert.equal(buildDicomEcgSet(synthetic12LeadRecord(), CONTEXT).length, 1);
   const long = synthetic12LeadRecord({

@@ -21,7 +21,7 @@ import { type DcmjsDataset, type DcmjsElement, TAG, writePart10 } from "./dcmjs.
 import { formatDs } from "./decimal-string.ts";
 import { formatUtcOffset, isDicomDate, isDicomTime, localDateTime } from "./dicom-datetime.ts";
 import { DICOM_ECG_ERROR_CODES, DicomEcgError } from "./errors.ts";
-import { isValidUid, newUid } from "./uid.ts";
+import { derivedUid, isValidUid, newUid } from "./uid.ts";
 import { type EncodedGroup, layoutWaveforms, SOP_CLASS, type WaveformLayout } from "./waveform-layout.ts";
 
 /** What the box adds to a record: identifiers, its registration of the patient, and where/when. */
@@ -96,6 +96,10 @@ export function buildDicomEcgSet(record: EcgRecord, context: DicomEcgContext = {
       ...shared,
       studyInstanceUid: rhythm.studyInstanceUid,
       seriesInstanceUid: rhythm.seriesInstanceUid,
+      // Given the rhythm's UID (content-derived by the caller), the medians' follows from it.
+      ...(context.sopInstanceUid
+        ? { sopInstanceUid: derivedUid(context.sopInstanceUid, "median-beats") }
+        : {}),
       instanceNumber: (context.instanceNumber ?? 1) + 1,
     },
     { medianOnly: true },
