@@ -186,6 +186,7 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
         server.closeAllConnections();
       }
       await studies.stop();
+      await spool.close();
     },
   };
 }

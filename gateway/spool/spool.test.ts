@@ -75,3 +75,32 @@ test("UIDs that are not UIDs never become paths", async (t) => {
     InvalidInstanceError,
   );
 });
+
+test("instances of many studies at once, interleaved, and after close(): every one stored with its sidecar", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "dxgate-spool-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const spool = new Spool(dir);
+  await spool.open();
+  const put = (study: number, sop: number) =>
+    spool.put(
+      receivedInstance(
+        { studyInstanceUid: `1.2.840.9.${study}`, sopInstanceUid: `1.2.840.9.${study}.${sop}` },
+        { kind: "bytes", bytes: Buffer.from(`study ${study} instance ${sop}`) },
+      ),
+      "2026-11-25T00:00:00.000Z",
+    );
+  // More studies than directory descriptors kept open, written concurrently and in turns.
+  await Promise.all(Array.from({ length: 12 }, (_, study) => put(study, 1)));
+  for (let study = 0; study < 12; study += 1) await put(study, 2);
+  await spool.close();
+  await put(3, 3); // the spool reopens what it needs after close()
+  await spool.close();
+  const stored = await spool.scan();
+  assert.equal(stored.length, 12 * 2 + 1);
+  for (let study = 0; study < 12; study += 1) {
+    assert.equal(
+      await readFile(spool.instancePath(`1.2.840.9.${study}`, `1.2.840.9.${study}.2`), "utf8"),
+      `study ${study} instance 2`,
+    );
+  }
+});

@@ -12,10 +12,10 @@
  * once its `.dcm` entry is durable; the sidecar is made durable first, so every `.dcm` has one.
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { Stats } from "node:fs";
-import { createReadStream } from "node:fs";
+import fsCallbacks, { createReadStream, type Stats } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { fsyncDirectory, temporaryPathBeside } from "../../common/durable-file.ts";
 import type { InstanceAttributes, InstanceSource, ReceivedInstance } from "../../device-drivers/index.ts";
 import { BelowReserveError, type DiskReserve } from "./disk-reserve.ts";
@@ -68,6 +68,13 @@ export interface SpoolOptions {
   reserve?: DiskReserve | undefined;
 }
 
+/** Study directories whose descriptor stays open between instances (concurrent studies are few). */
+const OPEN_STUDY_DIRS = 8;
+
+const openDirectory = promisify(fsCallbacks.open) as (path: string, flags: string) => Promise<number>;
+const fsyncDescriptor = promisify(fsCallbacks.fsync);
+const closeDescriptor = promisify(fsCallbacks.close);
+
 /** Write errors that mean the disk is full: the reserve's cached free space is then stale. */
 const OUT_OF_SPACE = new Set(["ENOSPC", "EDQUOT"]);
 
@@ -80,6 +87,8 @@ export class Spool {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Study directories known to exist (and be durable). */
   readonly #studyDirs = new Set<string>();
+  /** Open descriptors of recently written study directories, least recently used first. */
+  readonly #dirDescriptors = new Map<string, Promise<number>>();
 
   constructor(root: string, options: SpoolOptions = {}) {
     this.root = root;
@@ -242,8 +251,44 @@ export class Spool {
     if (previewTemp) await rename(previewTemp, previewPath);
     if (sidecarTemp !== sidecarPath) await rename(sidecarTemp, sidecarPath);
     await rename(staged, target);
-    await fsyncDirectory(studyDir);
+    await this.#fsyncStudyDir(studyDir);
     return { outcome: existing ? "replaced" : "stored", size, previousSize: existing?.size ?? 0 };
+  }
+
+  /**
+   * fsync a study directory through a descriptor kept open for the next instance of the same study
+   * (a few studies at a time): two fewer trips to the thread pool per instance than open, fsync,
+   * close. Safe because the spool never removes a study directory while running; `close()` ends them.
+   */
+  async #fsyncStudyDir(studyDir: string): Promise<void> {
+    let fd = this.#dirDescriptors.get(studyDir);
+    if (fd === undefined) {
+      fd = openDirectory(studyDir, "r");
+      this.#dirDescriptors.set(studyDir, fd);
+      while (this.#dirDescriptors.size > OPEN_STUDY_DIRS) {
+        const [oldest, descriptor] = this.#dirDescriptors.entries().next().value as [string, Promise<number>];
+        this.#dirDescriptors.delete(oldest);
+        void descriptor.then(closeDescriptor, () => undefined);
+      }
+    } else {
+      // Most recently used last, so the oldest goes first.
+      this.#dirDescriptors.delete(studyDir);
+      this.#dirDescriptors.set(studyDir, fd);
+    }
+    try {
+      await fsyncDescriptor(await fd);
+    } catch (error) {
+      if (this.#dirDescriptors.get(studyDir) === fd) this.#dirDescriptors.delete(studyDir);
+      void fd.then(closeDescriptor, () => undefined);
+      throw error;
+    }
+  }
+
+  /** Release the study directories' descriptors (the spool stays usable: they reopen on demand). */
+  async close(): Promise<void> {
+    const descriptors = [...this.#dirDescriptors.values()];
+    this.#dirDescriptors.clear();
+    await Promise.all(descriptors.map((fd) => fd.then(closeDescriptor, () => undefined)));
   }
 
   /**
