@@ -1,3 +1,5 @@
+import type { FileHandle } from "node:fs/promises";
+
 /**
  * What device drivers need from whoever composes them. Drivers know nothing of the gateway: they
  * declare these shapes, the gateway implements them.
@@ -38,8 +40,11 @@ export interface ReceivedInstance {
    * sink's filesystem: take its path from `InstanceSink.stagingPath()`; the sink fsyncs it (so a
    * driver need not: one fsync per instance, not two). Ownership: on `stored` or `duplicate` the sink owns the file (moves or deletes it); on
    * `refused` or an exception the driver deletes it.
+   *
+   * `handle`: the file still open read-write, when the driver has it (saves the sink reopening it
+   * to fsync). It passes to the sink with the call: the sink closes it, whatever the outcome.
    */
-  part10: { kind: "bytes"; bytes: Uint8Array } | { kind: "file"; path: string };
+  part10: { kind: "bytes"; bytes: Uint8Array } | { kind: "file"; path: string; handle?: FileHandle };
   /**
    * The priority the device asks for its studies (an ECG device profile's `priority`); absent =
    * the gateway's default for the modality. Applies when the instance starts a study.

@@ -286,6 +286,8 @@ export class DxgateScp extends dimse.Scp {
     const sink = this.#context.sink;
     const writer = new StagingWriter({
       stagingPath: () => sink.stagingPath(),
+      keepOpen: true, // handed to the sink, which fsyncs through it
+
       header: buildPart10Header({
         // PS3.10 7.1: the media storage UIDs are those of the C-STORE command (PS3.7 9.1.1.1).
         sopClassUid: request.getAffectedSopClassUid() ?? "",

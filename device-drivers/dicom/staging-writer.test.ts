@@ -51,3 +51,31 @@ test("discard mid-stream removes the partial file", async () => {
     [],
   );
 });
+
+test("keepOpen: the finished file's handle is taken once, open; its head and size are known; discard closes an untaken one", async () => {
+  const path = join(dir, "kept.part");
+  const writer = new StagingWriter({ stagingPath: async () => path, header, keepOpen: true });
+  assert.equal(writer.takeHandle(), undefined, "not before the file is complete");
+  const chunks = [Buffer.alloc(70_000, 1), Buffer.alloc(10, 2)];
+  for (const chunk of chunks) writer.write(chunk);
+  writer.end();
+  await finished(writer);
+  assert.equal(writer.size, header.length + 70_010);
+  assert.deepEqual(writer.head, Buffer.concat([header, ...chunks]).subarray(0, 64 * 1024));
+  const handle = writer.takeHandle();
+  assert.ok(handle);
+  assert.equal(writer.takeHandle(), undefined, "once only");
+  assert.equal((await handle.stat()).size, header.length + 70_010, "still open");
+  await handle.close();
+
+  const untaken = new StagingWriter({
+    stagingPath: async () => join(dir, "untaken.part"),
+    header,
+    keepOpen: true,
+  });
+  untaken.end(Buffer.alloc(5));
+  await finished(untaken);
+  await untaken.discard();
+  assert.equal(untaken.takeHandle(), undefined);
+  assert.ok(!(await readdir(dir)).includes("untaken.part"));
+});

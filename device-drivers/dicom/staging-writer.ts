@@ -20,6 +20,8 @@ export interface StagingWriterOptions {
   header: Uint8Array;
   /** Bytes buffered in memory before `write()` asks for a drain (default 4 MiB). */
   highWaterMark?: number;
+  /** Keep the file open after 'finish' for `takeHandle()` (else it is closed then). */
+  keepOpen?: boolean;
 }
 
 export class StagingWriter extends Writable {
@@ -90,6 +92,10 @@ export class StagingWriter extends Writable {
    */
   override _final(callback: (error?: Error | null) => void): void {
     const handle = this.handle;
+    if (handle && this.options.keepOpen && !this.failure) {
+      callback();
+      return;
+    }
     this.handle = undefined;
     if (!handle) {
       callback();
@@ -102,6 +108,11 @@ export class StagingWriter extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // The auto-destroy after 'finish' leaves a kept file open for takeHandle(); discard() closes it.
+    if (this.options.keepOpen && this.writableFinished && !error && !this.failure) {
+      callback(error);
+      return;
+    }
     const handle = this.handle;
     this.handle = undefined;
     if (!handle) {
@@ -114,6 +125,17 @@ export class StagingWriter extends Writable {
     );
   }
 
+  /**
+   * The complete file's handle, still open (with `keepOpen`), for the caller to own and close;
+   * undefined when it was closed or never opened. Once only.
+   */
+  takeHandle(): FileHandle | undefined {
+    if (!this.writableFinished) return undefined;
+    const handle = this.handle;
+    this.handle = undefined;
+    return handle;
+  }
+
   /** Give up on this instance: stop writing and remove the staging file. Never throws. */
   async discard(): Promise<void> {
     if (!this.destroyed && !this.writableFinished) {
@@ -121,6 +143,8 @@ export class StagingWriter extends Writable {
       this.destroy();
       await closed;
     }
+    const kept = this.takeHandle();
+    if (kept) await kept.close().catch(() => undefined);
     if (this.path) await rm(this.path, { force: true }).catch(() => undefined);
   }
 

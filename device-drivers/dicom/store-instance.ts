@@ -3,7 +3,7 @@
  * command announced, hand it to the sink, and turn the outcome into a DIMSE status. Only a sink's
  * `stored` or `duplicate` — the instance is durably held — becomes Success.
  */
-import { rm } from "node:fs/promises";
+import { type FileHandle, rm } from "node:fs/promises";
 import type { Logger } from "../../common/logger.ts";
 import type { InstanceAttributes, InstanceSink, InstanceSource, StoreResult } from "../types.ts";
 import { type KnownFileStart, readInstanceAttributes } from "./attributes.ts";
@@ -17,6 +17,8 @@ export interface StagedInstance {
   failure: Error | undefined;
   /** Dataset bytes received. */
   datasetBytes: number;
+  /** The complete file, still open, when the stager kept it so (the caller then owns the handle). */
+  takeHandle?(): FileHandle | undefined;
   /** The file's first bytes, as written (may be empty), and its whole size: read without re-reading the file. */
   head?: Uint8Array;
   size?: number;
@@ -46,11 +48,19 @@ export async function storeInstance(
   const started = performance.now();
   const ids = { sopInstanceUid: request.sopInstanceUid, sopClassUid: request.sopClassUid };
   const path = staged.path;
+  // Ours from here: handed to the sink with the instance, or closed on the way out.
+  let handle = staged.takeHandle?.();
+  const closeHandle = async () => {
+    const open = handle;
+    handle = undefined;
+    await open?.close().catch(() => undefined);
+  };
   if (!path || staged.failure) {
     log.error(
       { event: "store-staging-failed", ...ids, error: staged.failure?.message },
       "could not stage instance",
     );
+    await closeHandle();
     await removeQuietly(path);
     // The errno code (e.g. ENOSPC: disk full or the sink's free-space reserve reached) tells the
     // modality's operator why without reading our log.
@@ -69,17 +79,16 @@ export async function storeInstance(
       status: hexStatus(checked.status),
       why: checked.errorComment,
     });
+    await closeHandle();
     await removeQuietly(path);
     return checked;
   }
 
   let result: StoreResult;
+  const part10 = { kind: "file" as const, path, ...(handle ? { handle } : {}) };
+  handle = undefined; // the sink's from the call on, whatever it answers
   try {
-    result = await sink.store({
-      attributes: checked.attributes,
-      source: request.source,
-      part10: { kind: "file", path },
-    });
+    result = await sink.store({ attributes: checked.attributes, source: request.source, part10 });
   } catch (error) {
     log.error({ event: "store-sink-failed", ...ids, error: (error as Error).message }, "sink threw");
     await removeQuietly(path);

@@ -130,10 +130,16 @@ export class Spool {
    */
   put(instance: ReceivedInstance, receivedAt: string): Promise<PutResult> {
     const { studyInstanceUid, sopInstanceUid } = instance.attributes;
-    if (!isValidUid(studyInstanceUid))
-      throw new InvalidInstanceError("StudyInstanceUID is missing or not a valid UID");
-    if (!isValidUid(sopInstanceUid))
-      throw new InvalidInstanceError("SOPInstanceUID is missing or not a valid UID");
+    const invalid = !isValidUid(studyInstanceUid)
+      ? "StudyInstanceUID is missing or not a valid UID"
+      : !isValidUid(sopInstanceUid)
+        ? "SOPInstanceUID is missing or not a valid UID"
+        : undefined;
+    if (invalid) {
+      // A handle passed with the instance is ours to close, whatever the outcome.
+      if (instance.part10.kind === "file") void instance.part10.handle?.close().catch(() => undefined);
+      throw new InvalidInstanceError(invalid);
+    }
     const previous = this.#locks.get(sopInstanceUid) ?? Promise.resolve();
     const next = previous
       .catch(() => undefined)
@@ -163,7 +169,12 @@ export class Spool {
     const target = this.instancePath(studyInstanceUid, sopInstanceUid);
     // Bytes still in memory would be new writes: the reserve applies (a staged file passed it).
     if (instance.part10.kind === "bytes") await this.reserve?.check();
-    await this.#ensureStudyDir(studyDir);
+    try {
+      await this.#ensureStudyDir(studyDir);
+    } catch (error) {
+      if (instance.part10.kind === "file") await instance.part10.handle?.close().catch(() => undefined);
+      throw error;
+    }
 
     // Get the bytes onto the spool's filesystem under a temporary name, open for the fsync below
     // (done together with the sidecar's; a directory fsync is only needed once, after the renames).
@@ -171,7 +182,7 @@ export class Spool {
     let handle: FileHandle;
     if (instance.part10.kind === "file") {
       staged = instance.part10.path;
-      handle = await open(staged, "r+");
+      handle = instance.part10.handle ?? (await open(staged, "r+"));
     } else {
       staged = temporaryPathBeside(target);
       handle = await open(staged, "wx", 0o640);
