@@ -31,7 +31,11 @@ export class SimulatorConnection {
     this.#link = target.link === undefined ? undefined : new SocatLink(target.link);
   }
 
-  /** Opens the line (starting socat for a link) and logs "link" (PATH exists) and "ready" (sending). */
+  /**
+   * Opens the line and logs "ready" once the gateway can open it (PATH exists, or the device is
+   * open), then "sending" once bytes can flow — for a link that waits for its first reader, that
+   * is after the reader opened PATH.
+   */
   async open(reconnected: boolean, signal: AbortSignal): Promise<void> {
     const link = this.#link;
     // Only the first time: after a cable pull the device streams on whether the gateway has
@@ -42,7 +46,7 @@ export class SimulatorConnection {
           waitForReader,
           signal,
           onLink: () =>
-            this.#log("link", { link: link.linkPath, waitingForReader: waitForReader, reconnected }),
+            this.#log("ready", { link: link.linkPath, waitingForReader: waitForReader, reconnected }),
         })
       : (this.#target.device as string);
     this.#port = await openPort(peer, this.#target.baudRate);
@@ -50,8 +54,9 @@ export class SimulatorConnection {
     this.#port.on("error", (error) => {
       this.#portError = error;
     });
-    this.#log("ready", {
-      ...(this.#link ? { link: this.#link.linkPath, peer } : { device: peer }),
+    if (!link) this.#log("ready", { device: peer, reconnected });
+    this.#log("sending", {
+      ...(link ? { link: link.linkPath, peer } : { device: peer }),
       baudRate: this.#target.baudRate,
       reconnected,
     });

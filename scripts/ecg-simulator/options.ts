@@ -77,7 +77,7 @@ Source (one of):
 Line (one of):
   --link PATH              run socat to make a pseudo-terminal pair; the gateway opens PATH, the
                            simulator writes into the other end. Sending starts once a reader
-                           has opened PATH (log "link": PATH exists; "ready": sending). A cable
+                           has opened PATH (log "ready": PATH exists; "sending": it was opened). A cable
                            pull removes PATH; after it, sending resumes at once (what the
                            gateway has not read by its reopen is lost, as with a real cable).
   --no-wait                with --link: send at once, read or not (a reader opening PATH later
@@ -113,9 +113,11 @@ Faults:
   --pull-for S             ... for S seconds (default 3)
   --seed N                 seed of every random choice (default: random, logged)
 
-Progress goes to stderr as JSON lines: "start", "link" (PATH exists: open it now), "ready" (the
-line is open and sending starts), "progress", "pull", "blocked" (nobody reads the line: writes wait), "done", "exit", "stopping",
-"stopped", "error". SIGINT / SIGTERM stop it cleanly (socat included).
+Progress goes to stderr as JSON lines, each with "time" and "event": "start" (source, settings),
+"ready" (the line can be opened: PATH exists / the device is open — wait for this one), "sending"
+(bytes flow), "progress" (per record), "pull", "blocked" (nobody reads the line: writes wait),
+"done", "exit", "stopping", "stopped", "error" (with "code").
+SIGINT / SIGTERM stop it cleanly (socat included).
 Exit status: 0 done or stopped, 1 failed, 2 bad command line.
 `;
 

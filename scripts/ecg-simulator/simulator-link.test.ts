@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
+import { existsSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -85,9 +85,11 @@ function startSimulator(args: string[]): Simulator {
 interface Reader {
   records: EcgRecord[];
   discardedBytes: number;
-  /** Resolves when the port closes (the link went away), with the error the port reported, if any. */
+  /** Resolves when the port closes (the link went away, or close() was called). */
   closed: Promise<void>;
+  isClosed: boolean;
   errors: Error[];
+  close(): Promise<void>;
 }
 
 function openReader(path: string, decoder: LineDecoder): Promise<Reader> {
@@ -96,8 +98,14 @@ function openReader(path: string, decoder: LineDecoder): Promise<Reader> {
     const reader: Reader = {
       records: [],
       discardedBytes: 0,
-      closed: once(port, "close").then(() => {}),
+      closed: once(port, "close").then(() => {
+        reader.isClosed = true;
+      }),
+      isClosed: false,
       errors: [],
+      close: async () => {
+        if (port.isOpen) await new Promise<void>((done) => port.close(() => done()));
+      },
     };
     const take = (events: ReturnType<LineDecoder["push"]>) => {
       for (const event of events) {
@@ -109,9 +117,7 @@ function openReader(path: string, decoder: LineDecoder): Promise<Reader> {
     port.on("error", (error) => reader.errors.push(error));
     void reader.closed.then(() => take(decoder.end()));
     port.open((error) => (error ? reject(error) : resolve(reader)));
-    cleanups.push(async () => {
-      if (port.isOpen) await new Promise<void>((done) => port.close(() => done()));
-    });
+    cleanups.push(() => reader.close());
   });
 }
 
@@ -119,6 +125,19 @@ async function until(condition: () => boolean, what: string, limitMs = 20000): P
   for (let waited = 0; !condition(); waited += 20) {
     if (waited > limitMs) throw new Error(`gave up waiting for ${what}`);
     await sleep(20);
+  }
+}
+
+/** Resolves once `condition` holds (checked every 20 ms), however long that takes. */
+async function poll(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(20);
+}
+
+function linkTarget(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
   }
 }
 
@@ -152,7 +171,7 @@ test("ecg-stream into a pty with noise, drops and split writes: every record arr
     "2",
   ]);
   const start = await sim.waitFor("start");
-  await sim.waitFor("link");
+  await sim.waitFor("ready");
   const settings = resolveStreamSettings(start.protocolSettings);
   const reader = await openReader(link, createStreamLineDecoder(settings));
   await until(() => reader.records.length >= 3, "3 records");
@@ -214,7 +233,7 @@ test("scp-ecg records into a pty with noise and split writes: each arrives whole
     "--linger",
     "2",
   ]);
-  await sim.waitFor("link");
+  await sim.waitFor("ready");
   const reader = await openReader(link, createScpEcgLineDecoder());
   await until(() => reader.records.length >= 3, "3 SCP-ECG records");
   assert.equal(await sim.exited, 0);
@@ -253,7 +272,7 @@ test("a cable pull: the reader's port closes, the link path disappears, comes ba
   const start = await sim.waitFor("start");
   const settings = resolveStreamSettings(start.protocolSettings);
   // Follow the link as the gateway's hot-plug does: open it whenever it is there.
-  const sessions: { reader: Reader; linkGoneAfterClose: boolean }[] = [];
+  const sessions: { reader: Reader; closedByTheLine: boolean; linkGoneAfterClose: boolean }[] = [];
   const running = () => sim.child.exitCode === null && sim.child.signalCode === null;
   while (running()) {
     if (!existsSync(link)) {
@@ -262,9 +281,18 @@ test("a cable pull: the reader's port closes, the link path disappears, comes ba
     }
     const reader = await openReader(link, createStreamLineDecoder(settings)).catch(() => undefined);
     if (!reader) continue; // gone between the check and the open
-    const session = { reader, linkGoneAfterClose: false };
+    const session = { reader, closedByTheLine: false, linkGoneAfterClose: false };
     sessions.push(session);
-    await Promise.race([reader.closed, sim.exited]);
+    // Like a careful gateway: also notice the link going away or changing without a close event.
+    const target = linkTarget(link);
+    await Promise.race([
+      reader.closed,
+      sim.exited,
+      poll(() => reader.isClosed || !running() || linkTarget(link) !== target),
+    ]);
+    await Promise.race([reader.closed, sim.exited, sleep(2000)]);
+    session.closedByTheLine = reader.isClosed;
+    await reader.close();
     if (!running()) break;
     await until(() => !existsSync(link) || !running(), "the link to disappear", 5000);
     session.linkGoneAfterClose = !existsSync(link);
@@ -275,6 +303,7 @@ test("a cable pull: the reader's port closes, the link path disappears, comes ba
   assert.ok(sessions.length >= 2, `${sessions.length} sessions`);
   const [first, ...later] = sessions;
   assert.ok(first!.reader.records.length >= 1, "a record before the pull");
+  assert.equal(first!.closedByTheLine, true, "the reader's port closed when the cable was pulled");
   assert.equal(first!.linkGoneAfterClose, true, "the link path disappeared with the pull");
   assert.ok(
     later.some((session) =>
@@ -282,7 +311,10 @@ test("a cable pull: the reader's port closes, the link path disappears, comes ba
     ),
     "a whole record after the pull",
   );
-  assert.equal(sim.lines.filter((line) => line.event === "ready" && line.reconnected === true).length, pulls);
+  assert.equal(
+    sim.lines.filter((line) => line.event === "sending" && line.reconnected === true).length,
+    pulls,
+  );
 });
 
 test("SIGTERM stops a simulator blocked on a reader that never reads, and its socat with it", {
@@ -291,7 +323,7 @@ test("SIGTERM stops a simulator blocked on a reader that never reads, and its so
 }, async () => {
   const link = await tempLink();
   const sim = startSimulator(["--generate", "--link", link, "--speed", "max", "--repeat", "0", "--no-wait"]);
-  await sim.waitFor("ready");
+  await sim.waitFor("sending");
   await until(() => existsSync(link), "the link");
   await sleep(300); // long enough to fill the pty buffers: writes now block
   sim.child.kill("SIGTERM");
@@ -306,11 +338,11 @@ test("SIGINT while waiting for the first reader stops cleanly and leaves no link
 }, async () => {
   const link = await tempLink();
   const sim = startSimulator(["--generate", "--link", link]);
-  await sim.waitFor("link");
+  await sim.waitFor("ready");
   assert.equal(existsSync(link), true);
   sim.child.kill("SIGINT");
   assert.equal(await sim.exited, 0);
   assert.ok(sim.lines.some((line) => line.event === "stopped"));
-  assert.ok(!sim.lines.some((line) => line.event === "ready"), "nothing was sent");
+  assert.ok(!sim.lines.some((line) => line.event === "sending"), "nothing was sent");
   assert.equal(existsSync(link), false, "socat removed the link when it stopped");
 });

@@ -9,7 +9,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
 import { DxgateError } from "../../common/errors.ts";
 
 const READY_TIMEOUT_MS = 5000;
@@ -95,7 +97,8 @@ export class SocatLink {
         if (pty?.[1]) {
           ptys.push(pty[1]);
           if (ptys.length === 1) {
-            options.onLink?.();
+            // socat prints the name a moment before it makes the link: announce it once it is there.
+            void waitForPath(this.linkPath).then(() => options.onLink?.());
             // Waiting for a reader takes as long as it takes (the gateway may start later).
             if (options.waitForReader) clearTimeout(timer);
           } else arm();
@@ -127,4 +130,8 @@ export class SocatLink {
     this.#terminated.add(child);
     child.kill("SIGTERM");
   }
+}
+
+async function waitForPath(path: string): Promise<void> {
+  for (let waited = 0; !existsSync(path) && waited < READY_TIMEOUT_MS; waited += 5) await sleep(5);
 }
