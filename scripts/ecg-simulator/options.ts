@@ -77,18 +77,21 @@ Source (one of):
 Line (one of):
   --link PATH              run socat to make a pseudo-terminal pair; the gateway opens PATH, the
                            simulator writes into the other end. Sending starts once a reader
-                           has opened PATH (log "ready": PATH exists; "sending": it was opened). A cable
-                           pull removes PATH; after it, sending resumes at once (what the
-                           gateway has not read by its reopen is lost, as with a real cable).
+                           has opened PATH (log "ready": PATH exists; "sending": it was opened).
+                           A cable pull removes PATH; after it, sending resumes at once (what
+                           the gateway has not read by its reopen is lost, as with a real cable).
   --no-wait                with --link: send at once, read or not (a reader opening PATH later
                            misses what was sent before)
   --device PATH            write into an existing tty or pty (a cable pull closes and reopens it)
   --baud N                 baud rate (default 115200)
 
 Protocol:
-  --protocol P             ecg-stream (default): frames in real time, see
+  --protocol P             ecg-stream (default): frames as a module streams them, see
                            device-drivers/ecg/stream/PROTOCOL.md; scp-ecg: whole SCP-ECG records
-  --speed X                1 = real time (default), 10 = ten times faster, max = as fast as the line takes
+                           as a cart sends them, one per record length, leads and rate as the
+                           source has them
+  --speed X                1 = real time (default), 10 = ten times faster, max = as fast as the
+                           line takes (units due during a cable pull are lost, except at max)
   --repeat N               play the whole source N times (default 1; 0 = until stopped)
   --records N              instead: play N records of --record-seconds cut from the source (looped)
   --linger S               keep the line up S seconds after the last byte (default 1; -1 = until stopped)
