@@ -84,6 +84,7 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     window: config.upload.window,
     ackTimeoutMs: config.upload.ackTimeoutMs,
     retry: { baseMs: config.upload.retryBaseMs, maxMs: config.upload.retryMaxMs },
+    bandwidth: config.upload.bandwidth,
   });
   const api = createApi({
     studies,

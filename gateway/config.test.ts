@@ -138,3 +138,21 @@ test("serial timings outside their range are refused by key", () => {
       error.problems.some((p) => p.startsWith("serial.reopenMaxMs: must be >= serial.reopenBaseMs")),
   );
 });
+
+test("the upload budget: DXGATE_UPLOAD_KBPS, a schedule by time of day, and a bad rule named by key", () => {
+  const config = loadGatewayConfig({ env: { DXGATE_SITE_ID: "s1", DXGATE_UPLOAD_KBPS: "512" } });
+  assert.deepEqual(config.upload.bandwidth, { kbps: 512, schedule: [] });
+  assert.deepEqual(loadGatewayConfig({ env: { DXGATE_SITE_ID: "s1" } }).upload.bandwidth.kbps, 0);
+  assert.throws(
+    () =>
+      loadGatewayConfig({
+        env: { DXGATE_SITE_ID: "s1" },
+        overrides: {
+          upload: { bandwidth: { kbps: 0, schedule: [{ from: "8:00", to: "17:30", kbps: 64 }] } },
+        },
+      }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.problems.some((p) => p.startsWith("upload.bandwidth.schedule.0.from")),
+  );
+});

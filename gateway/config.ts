@@ -39,6 +39,8 @@ export interface GatewayConfig {
     ackTimeoutMs: number;
     retryBaseMs: number;
     retryMaxMs: number;
+    /** kbit/s (0 = unlimited), and by time of day: uploader/bandwidth.ts. */
+    bandwidth: { kbps: number; schedule: Array<{ from: string; to: string; kbps: number }> };
   };
   /** Free space (MiB) kept on the spool's disk: below it, new instances are refused (A700). */
   spool: { reserveMb: number };
@@ -205,6 +207,35 @@ export const GATEWAY_CONFIG_SCHEMA = {
         ackTimeoutMs: { type: "integer", minimum: 100, default: 60000 },
         retryBaseMs: { type: "integer", minimum: 10, default: 2000 },
         retryMaxMs: { type: "integer", minimum: 10, default: 300000 },
+        bandwidth: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          description: "the uplink budget: the clinic's own traffic keeps working",
+          properties: {
+            kbps: {
+              type: "number",
+              minimum: 0,
+              default: 0,
+              description: "kbit/s outside the schedule; 0 = unlimited",
+            },
+            schedule: {
+              type: "array",
+              default: [],
+              description: "by time of day (box's local time); the first rule covering the moment applies",
+              items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["from", "to", "kbps"],
+                properties: {
+                  from: { type: "string", pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$" },
+                  to: { type: "string", pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$" },
+                  kbps: { type: "number", minimum: 0 },
+                },
+              },
+            },
+          },
+        },
       },
     },
     spool: {
@@ -323,6 +354,7 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_BROKER_URL", key: "broker.url", type: "string" },
   { env: "DXGATE_QUIET_PERIOD_MS", key: "studies.quietPeriodMs", type: "integer" },
   { env: "DXGATE_UPLOAD_CHUNK_SIZE", key: "upload.chunkSize", type: "integer" },
+  { env: "DXGATE_UPLOAD_KBPS", key: "upload.bandwidth.kbps", type: "number" },
   { env: "DXGATE_UPLOAD_ACK_TIMEOUT_MS", key: "upload.ackTimeoutMs", type: "integer" },
   { env: "DXGATE_UPLOAD_RETRY_BASE_MS", key: "upload.retryBaseMs", type: "integer" },
   { env: "DXGATE_SPOOL_RESERVE_MB", key: "spool.reserveMb", type: "integer" },

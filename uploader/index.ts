@@ -2,6 +2,8 @@
  * The box-side uploader: one MQTT session to the county broker, the upload loop and the report
  * receiver, composed. The gateway gives it a queue and an inbox; nothing here knows the gateway.
  */
+
+import { TokenBucket } from "./bandwidth.ts";
 import { CommitAckRegistry } from "./commit-acks.ts";
 import { describeError } from "./errors.ts";
 import { resolveOptions, type UploaderOptions } from "./options.ts";
@@ -53,7 +55,8 @@ export function createUploader(options: UploaderOptions): Uploader {
     log,
   });
   const acks = new CommitAckRegistry();
-  const sender = new Sender({ ...config, session, acks, log });
+  const budget = new TokenBucket(config.bandwidth);
+  const sender = new Sender({ ...config, session, acks, log, budget });
   const reports = new ReportReceiver({ session, site, inbox: config.inbox, log });
 
   session.on("connected", () => status.onConnected());

@@ -62,3 +62,16 @@ test("start() against an unreachable broker resolves at once, and stop() ends th
   }
   // No timer may survive stop(): node:test would then wait on this file's process.
 });
+
+test("a bandwidth budget is checked by field", () => {
+  assert.deepEqual(resolveOptions(base).bandwidth, { kbps: 0 });
+  assert.throws(() => resolveOptions({ ...base, bandwidth: { kbps: -5 } }), /bandwidth\.kbps/);
+  assert.throws(
+    () =>
+      resolveOptions({
+        ...base,
+        bandwidth: { kbps: 64, schedule: [{ from: "25:00", to: "06:00", kbps: 0 }] },
+      }),
+    /bandwidth\.schedule\[0\]\.from/,
+  );
+});

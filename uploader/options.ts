@@ -4,6 +4,7 @@
  */
 import type { Logger } from "../common/logger.ts";
 import { type BackoffPolicy, validateBackoffPolicy } from "./backoff.ts";
+import { type BandwidthBudget, UNLIMITED, validateBandwidth } from "./bandwidth.ts";
 import { ID_PATTERN, MAX_CHUNK_BYTES, MAX_PREVIEW_BYTES, type SiteAddress } from "./protocol/index.ts";
 import type { OutboundQueue, ReportInbox } from "./types.ts";
 
@@ -42,6 +43,11 @@ export interface UploaderOptions {
    * leaves about 56 KiB for the image).
    */
   maxPreviewBytes?: number;
+  /**
+   * The uplink budget (bandwidth.ts): kbit/s, and by time of day; every publish of a transfer is
+   * paced against it. Default unlimited.
+   */
+  bandwidth?: BandwidthBudget;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -56,6 +62,7 @@ export const DEFAULTS = Object.freeze({
   connectTimeoutMs: 30_000,
   sendPreviews: true,
   maxPreviewBytes: MAX_PREVIEW_BYTES,
+  bandwidth: UNLIMITED,
 });
 
 export type ResolvedOptions = Required<Omit<UploaderOptions, "software">> & { software: string | undefined };
@@ -89,6 +96,7 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
     sendPreviews: options.sendPreviews ?? DEFAULTS.sendPreviews,
     maxPreviewBytes: options.maxPreviewBytes ?? DEFAULTS.maxPreviewBytes,
+    bandwidth: options.bandwidth ?? DEFAULTS.bandwidth,
     software: options.software,
   };
   // The manifest schema's floor is 1024; the ceiling is what a receiver accepts.
@@ -101,6 +109,7 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
   integer("connectTimeoutMs", resolved.connectTimeoutMs, 1, 2 ** 31 - 1);
   integer("maxPreviewBytes", resolved.maxPreviewBytes, 1, MAX_PREVIEW_BYTES);
   if (typeof resolved.sendPreviews !== "boolean") throw new RangeError("sendPreviews must be a boolean");
+  validateBandwidth(resolved.bandwidth, "bandwidth");
   validateBackoffPolicy(resolved.retry, "retry");
   validateBackoffPolicy(resolved.reconnect, "reconnect");
   if (resolved.software !== undefined && resolved.software.length > 64) {

@@ -13,11 +13,18 @@ import type { CommitAckRegistry } from "./commit-acks.ts";
 import { describeError, UPLOAD_ERRORS, uploadError } from "./errors.ts";
 import type { SiteAddress } from "./protocol/index.ts";
 import type { SessionPort } from "./session.ts";
-import { failedWhileSendingPreviews, type TransferSettings, transferStudy } from "./transfer.ts";
+import {
+  failedWhileSendingPreviews,
+  type TransferDeps,
+  type TransferSettings,
+  transferStudy,
+} from "./transfer.ts";
 import type { OutboundQueue, OutboundStudy } from "./types.ts";
 
 export interface SenderOptions extends TransferSettings {
   session: SessionPort;
+  /** The uplink budget every transfer's publishes are paced against (transfer.ts). */
+  budget?: TransferDeps["budget"];
   site: SiteAddress;
   queue: OutboundQueue;
   acks: CommitAckRegistry;

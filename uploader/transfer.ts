@@ -44,6 +44,8 @@ export interface TransferSettings {
 
 export interface TransferDeps extends TransferSettings {
   session: Publisher;
+  /** Paces every publish against the uplink budget; none = unlimited. */
+  budget?: { take(bytes: number, signal?: AbortSignal): Promise<void> };
   site: SiteAddress;
   acks: CommitAckRegistry;
   log: Logger;
@@ -92,7 +94,12 @@ export async function transferStudy(
   // A transfer lives on one connection: if the link drops, publishes acknowledged by the broker before
   // may never reach the reading centre (a restarted broker forgets them), so the attempt starts over.
   const generation = session.generation;
-  const publish = (kind: Extract<UpKind, "preview" | "manifest" | "chunk" | "commit">, payload: Buffer) => {
+  const publish = async (
+    kind: Extract<UpKind, "preview" | "manifest" | "chunk" | "commit">,
+    payload: Buffer,
+  ) => {
+    throwIfAborted(signal);
+    await deps.budget?.take(payload.length, signal);
     throwIfAborted(signal);
     // A preview is best effort: one lost with the connection is not re-sent by mqtt.js on reconnect.
     return session.publish(upTopic(site, kind), payload, {

@@ -164,3 +164,23 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<vo
     await delay(20);
   }
 }
+
+test("a bandwidth budget paces the transfer: the study still arrives whole, no faster than the budget allows", async () => {
+  // 400 kbit/s = 50 000 bytes/s; the bucket starts empty, so ≈ 150 KB of chunks need ≥ 3 s.
+  const w = await world({ chunkSize: 16 * 1024, bandwidth: { kbps: 400 } });
+  try {
+    const { outbound, bytes } = await makeStudy(w.dir.path, [16 * 1024 * 9 + 123]);
+    const uid = outbound.study.studyInstanceUid;
+    const total = [...bytes.values()].reduce((sum, data) => sum + data.length, 0);
+    w.queue.add(outbound);
+    const started = performance.now();
+    await w.uploader.start();
+    await w.queue.waitFor((e) => e.kind === "delivered" && e.uid === uid);
+    const seconds = (performance.now() - started) / 1000;
+    // A lower bound only (a slow machine makes it longer, never shorter): the budget held.
+    assert.ok(seconds >= (0.95 * total) / 50_000, `${total} bytes in ${seconds.toFixed(2)} s`);
+    for (const [sop, data] of bytes) assert.ok(w.peer.stored.get(uid)?.get(sop)?.equals(data));
+  } finally {
+    await w.close();
+  }
+});
