@@ -192,4 +192,25 @@ describe("link proxy", () => {
     await until(() => peer.received().toString() === "onetwo", 3000, "the echo after resume");
     peer.socket.destroy();
   });
+
+  test("a close during halfOpen does not reach the other side", async () => {
+    const peer = await open(proxy.port);
+    peer.socket.write("hi");
+    await until(() => peer.received().toString() === "hi", 3000, "the echo");
+    assert.equal(echo.sockets.size, 1);
+    proxy.halfOpen();
+    try {
+      peer.socket.destroy();
+      await peer.closed;
+      await sleep(300);
+      assert.equal(echo.sockets.size, 1, "the server's socket stays open: no FIN crosses a dead link");
+    } finally {
+      proxy.resume();
+    }
+    await sleep(100);
+    assert.equal(echo.sockets.size, 1, "still open after resume: the server has said nothing since");
+    proxy.cut();
+    await until(() => echo.sockets.size === 0, 3000, "the server's socket to close after cut");
+    assert.equal(proxy.stats().open, 0);
+  });
 });

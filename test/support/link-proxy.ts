@@ -9,7 +9,9 @@
  * - `refuse(true)`: new connections are closed at once (a dead uplink); existing ones are untouched.
  * - `halfOpen()`: nothing is forwarded in either direction, yet every socket stays open (a NAT that
  *   dropped the mapping: the peers see silence). Reading stops, so the bytes wait in the kernel
- *   buffers; `resume()` forwards again whatever the peers still have to say.
+ *   buffers; `resume()` forwards again whatever the peers still have to say. A side that closes
+ *   meanwhile is not announced to the other, which stays open until it closes itself, sends
+ *   anything after `resume()` (then it is reset), or `cut()` / `close()`.
  * - `onBytes(direction, callback)`: called with every piece of data as it reaches the proxy, before it
  *   is forwarded; a `cut()` or `halfOpen()` from inside the callback keeps that piece from the peer.
  *
@@ -109,6 +111,8 @@ interface Connection {
   server: Socket;
   pipes: Pipe[];
   closed: boolean;
+  /** One side closed while half-open: the other never learns of it and stays open in silence. */
+  orphan: boolean;
 }
 
 export async function startLinkProxy(options: LinkProxyOptions): Promise<LinkProxy> {
@@ -150,7 +154,7 @@ export async function startLinkProxy(options: LinkProxyOptions): Promise<LinkPro
   const pump = (connection: Connection, pipe: Pipe): void => {
     clearTimeout(pipe.timer);
     pipe.timer = undefined;
-    if (connection.closed || halted || pipe.draining) return;
+    if (connection.closed || connection.orphan || halted || pipe.draining) return;
     while (pipe.queue.length > 0) {
       const head = pipe.queue[0]!;
       const wait = head.at - Date.now();
@@ -194,6 +198,12 @@ export async function startLinkProxy(options: LinkProxyOptions): Promise<LinkPro
     };
     from.on("data", (data: Buffer) => {
       if (connection.closed) return;
+      if (connection.orphan) {
+        // The survivor of a half-open speaks after the link came back: its peer is gone (a recovered
+        // NAT answers with a reset).
+        if (!halted) destroy(connection);
+        return;
+      }
       totals[direction] += data.length;
       for (const hook of hooks[direction]) {
         hook({ chunk: data, total: totals[direction], connection: connection.id });
@@ -223,11 +233,31 @@ export async function startLinkProxy(options: LinkProxyOptions): Promise<LinkPro
     const upstream = tcpConnect({ host: target.host, port: target.port });
     upstream.on("error", () => {});
     upstream.pause();
-    const connection: Connection = { id: nextId++, client, server: upstream, pipes: [], closed: false };
+    const connection: Connection = {
+      id: nextId++,
+      client,
+      server: upstream,
+      pipes: [],
+      closed: false,
+      orphan: false,
+    };
     connections.add(connection);
     connection.pipes.push(makePipe(connection, client, upstream, "clientToServer"));
     connection.pipes.push(makePipe(connection, upstream, client, "serverToClient"));
-    const finish = () => destroy(connection);
+    const finish = () => {
+      if (connection.closed) return;
+      if (halted && !connection.orphan) {
+        // No FIN or reset crosses a dropped mapping: the other side keeps its socket, in silence.
+        connection.orphan = true;
+        for (const pipe of connection.pipes) {
+          clearTimeout(pipe.timer);
+          pipe.queue.length = 0;
+          pipe.queued = 0;
+        }
+        return;
+      }
+      destroy(connection);
+    };
     client.on("close", finish);
     upstream.on("close", finish);
     upstream.on("connect", () => {
