@@ -4,7 +4,10 @@
  * and the link cut at each phase of the transfer protocol (uploader/PROTOCOL.md). The proxy recognises
  * a phase by the MQTT topic in the PUBLISH packets passing (topics travel in clear) and cuts before
  * that packet reaches the other side. Whatever the phase, the study arrives at the county exactly
- * once with every instance, and the report comes back to the box.
+ * once with every instance, and the report comes back to the box. Also: a half-open stall shorter
+ * than the keepalive (the transfer just goes on) and a cut on a throttled, delayed link. A half-open
+ * longer than the keepalive (30 s, not configurable through the gateway's environment) would take
+ * about 50 s alone and is not here.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -252,5 +255,70 @@ describe("link faults between box and county", () => {
     assert.ok(stack.proxy.stats().connections >= 3, "the box reconnected after each cut");
     // Still exactly one study at the county, with one report.
     assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 1);
+  });
+
+  test("a 4 s half-open mid-upload, shorter than the keepalive: the transfer goes on, the study arrives once", async (t) => {
+    const stack = await startStack(t);
+    const chunkTopic = upTopic(SITE, "chunk");
+    let from: number | undefined;
+    let forwardedAtHalt = 0;
+    const halted = new Promise<void>((resolve) => {
+      const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
+        if (from === undefined) {
+          if (chunk.includes(chunkTopic)) from = total - chunk.length;
+          return;
+        }
+        if (total - from >= 200_000) {
+          stop();
+          stack.proxy.halfOpen();
+          forwardedAtHalt = total;
+          resolve();
+        }
+      });
+    });
+    const study = await sendStudy(stack, 6);
+    await halted;
+    await sleep(4000);
+    assert.equal(stack.proxy.stats().clientToServer, forwardedAtHalt, "silence while half-open");
+    assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 0);
+    stack.proxy.resume();
+    await assertArrivedExactlyOnce(stack, study);
+    assert.equal(stack.proxy.stats().connections, 1, "the same connection throughout");
+    const attempts = stack.rc.lines.filter(
+      (l) => l.msg === "transfer started" && l.studyInstanceUid === study.studyInstanceUid,
+    );
+    assert.equal(attempts.length, 1, "one transfer: a stall is not a failure");
+  });
+
+  test("over a slow, delayed link (1 MB/s, 50 ms each way), cut mid-chunk: the study arrives once", async (t) => {
+    const stack = await startStack(t);
+    stack.proxy.setRate(1_000_000);
+    stack.proxy.setDelay(50);
+    const chunkTopic = upTopic(SITE, "chunk");
+    let from: number | undefined;
+    let firstChunkAt = 0;
+    const cut = new Promise<number>((resolve) => {
+      const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
+        if (from === undefined) {
+          if (chunk.includes(chunkTopic)) {
+            from = total - chunk.length;
+            firstChunkAt = Date.now();
+          }
+          return;
+        }
+        if (total - from >= 500_000) {
+          stop();
+          stack.proxy.cut();
+          resolve(Date.now() - firstChunkAt);
+        }
+      });
+    });
+    const study = await sendStudy(stack, 6);
+    const ms = await cut;
+    // The box has at most a window of chunks (8 × 16 KiB) not yet through the proxy: at least
+    // ≈ 320 kB of these 500 kB had to pass the 1 MB/s bucket.
+    assert.ok(ms >= 200, `500 kB of chunks reached the proxy in ${ms} ms through a 1 MB/s link`);
+    await assertArrivedExactlyOnce(stack, study);
+    assert.ok(stack.proxy.stats().connections >= 2, "the box reconnected");
   });
 });
