@@ -66,6 +66,8 @@ class SerialLine implements OpenLine {
   #closedBy: Error | undefined;
   #reported = false;
   #closeRequested = false;
+  /** The read of the descriptor now in the thread pool, if any. */
+  #reading: Promise<unknown> | undefined;
 
   constructor(port: PortBinding) {
     this.#port = port;
@@ -89,6 +91,10 @@ class SerialLine implements OpenLine {
   #shutDown(cause: Error | undefined): Promise<void> {
     this.#closing ??= (async () => {
       this.#closedBy = cause;
+      // Never close the descriptor under a read in flight in the thread pool: its number could be
+      // reused at once by another open (a DICOM socket) and the read would take that one's bytes.
+      // The descriptor is non-blocking, so the wait is short.
+      await this.#reading?.catch(() => undefined);
       if (this.#port.isOpen) {
         // A failing close(2) still releases the descriptor on Linux: nothing more we can do.
         await this.#port.close().catch(() => undefined);
@@ -131,14 +137,21 @@ class SerialLine implements OpenLine {
       return (await this.#port.read(buffer, 0, buffer.length)).bytesRead;
     }
     for (;;) {
-      const fd = unix.fd;
-      if (typeof fd !== "number") throw new Error("port closed");
+      const fd: number | null | undefined = unix.fd;
+      if (typeof fd !== "number" || this.#closing) throw new Error("port closed");
+      const reading = readAsync(fd, buffer, 0, buffer.length, null);
+      this.#reading = reading;
       try {
-        return (await readAsync(fd, buffer, 0, buffer.length, null)).bytesRead;
+        return (await reading).bytesRead;
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== "EAGAIN" && code !== "EWOULDBLOCK" && code !== "EINTR") throw error;
+      } finally {
+        this.#reading = undefined;
       }
+      // The port may have been closed while the read was out: its poller is then destroyed, and
+      // polling a destroyed poller is a use-after-free in the native binding (a segfault, seen).
+      if (this.#closing || unix.fd !== fd || !this.#port.isOpen) throw new Error("port closed");
       // Non-blocking descriptor with nothing to read: wait until the poller says it is readable
       // (closing the port cancels the wait with an error).
       await new Promise<void>((resolve, reject) =>
