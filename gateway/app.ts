@@ -85,6 +85,7 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     ackTimeoutMs: config.upload.ackTimeoutMs,
     retry: { baseMs: config.upload.retryBaseMs, maxMs: config.upload.retryMaxMs },
     bandwidth: config.upload.bandwidth,
+    keepaliveSeconds: config.upload.keepaliveSeconds,
   });
   const api = createApi({
     studies,

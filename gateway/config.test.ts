@@ -143,6 +143,12 @@ test("the upload budget: DXGATE_UPLOAD_KBPS, a schedule by time of day, and a ba
   const config = loadGatewayConfig({ env: { DXGATE_SITE_ID: "s1", DXGATE_UPLOAD_KBPS: "512" } });
   assert.deepEqual(config.upload.bandwidth, { kbps: 512, schedule: [] });
   assert.deepEqual(loadGatewayConfig({ env: { DXGATE_SITE_ID: "s1" } }).upload.bandwidth.kbps, 0);
+  assert.equal(loadGatewayConfig({ env: { DXGATE_SITE_ID: "s1" } }).upload.keepaliveSeconds, 30);
+  assert.equal(
+    loadGatewayConfig({ env: { DXGATE_SITE_ID: "s1", DXGATE_UPLOAD_KEEPALIVE_S: "5" } }).upload
+      .keepaliveSeconds,
+    5,
+  );
   assert.throws(
     () =>
       loadGatewayConfig({

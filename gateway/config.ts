@@ -39,6 +39,7 @@ export interface GatewayConfig {
     ackTimeoutMs: number;
     retryBaseMs: number;
     retryMaxMs: number;
+    keepaliveSeconds: number;
     /** kbit/s (0 = unlimited), and by time of day: uploader/bandwidth.ts. */
     bandwidth: { kbps: number; schedule: Array<{ from: string; to: string; kbps: number }> };
   };
@@ -207,6 +208,13 @@ export const GATEWAY_CONFIG_SCHEMA = {
         ackTimeoutMs: { type: "integer", minimum: 100, default: 60000 },
         retryBaseMs: { type: "integer", minimum: 10, default: 2000 },
         retryMaxMs: { type: "integer", minimum: 10, default: 300000 },
+        keepaliveSeconds: {
+          type: "integer",
+          minimum: 1,
+          maximum: 65535,
+          default: 30,
+          description: "MQTT keepalive: a dead uplink is noticed after 1.5 × this",
+        },
         bandwidth: {
           type: "object",
           additionalProperties: false,
@@ -355,6 +363,7 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_QUIET_PERIOD_MS", key: "studies.quietPeriodMs", type: "integer" },
   { env: "DXGATE_UPLOAD_CHUNK_SIZE", key: "upload.chunkSize", type: "integer" },
   { env: "DXGATE_UPLOAD_KBPS", key: "upload.bandwidth.kbps", type: "number" },
+  { env: "DXGATE_UPLOAD_KEEPALIVE_S", key: "upload.keepaliveSeconds", type: "integer" },
   { env: "DXGATE_UPLOAD_ACK_TIMEOUT_MS", key: "upload.ackTimeoutMs", type: "integer" },
   { env: "DXGATE_UPLOAD_RETRY_BASE_MS", key: "upload.retryBaseMs", type: "integer" },
   { env: "DXGATE_SPOOL_RESERVE_MB", key: "spool.reserveMb", type: "integer" },
