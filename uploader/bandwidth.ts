@@ -9,6 +9,8 @@
  * whatever the chunk size. The burst allowed after a quiet spell is one second of the rate.
  */
 
+import { setTimeout as sleep } from "node:timers/promises";
+
 /** A time-of-day rule: from `from` (inclusive) to `to` (exclusive), local time of the box, HH:MM. */
 export interface BandwidthRule {
   from: string;
@@ -80,7 +82,13 @@ export class TokenBucket {
     validateBandwidth(budget);
     this.#budget = budget;
     this.#now = options.now ?? (() => Date.now());
-    this.#sleep = options.sleep ?? abortableSleep;
+    // Aborted: reject with the signal's own reason (a coded error), as throwIfAborted() does.
+    this.#sleep =
+      options.sleep ??
+      ((ms, signal) =>
+        sleep(ms, undefined, signal ? { signal } : {}).catch((error: unknown) => {
+          throw signal?.aborted ? signal.reason : error;
+        }));
     this.#last = this.#now();
   }
 
@@ -116,22 +124,4 @@ export class TokenBucket {
       rate === Number.POSITIVE_INFINITY ? 0 : Math.min(rate, this.#tokens + elapsedSeconds * rate);
     return rate;
   }
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

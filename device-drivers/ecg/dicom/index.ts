@@ -5,6 +5,7 @@
  */
 export { DICOM_ECG_ERROR_CODES, DicomEcgError, type DicomEcgErrorCode } from "./errors.ts";
 export { readDicomEcg } from "./read-dicom-ecg.ts";
+export { derivedUid } from "./uid.ts";
 export { SOP_CLASS as ECG_SOP_CLASS } from "./waveform-layout.ts";
 export {
   buildDicomEcg,

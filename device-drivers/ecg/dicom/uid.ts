@@ -15,11 +15,15 @@ export function isValidUid(uid: string): boolean {
 }
 
 /**
- * A UID that follows from another one and a purpose (e.g. the median-beat instance of a given
- * 12-lead instance): the same inputs always give the same UID, so writing the same record twice
- * replaces its instances instead of adding new ones. 2.25 + the first 128 bits of a SHA-256.
+ * A UID that follows from a value and a purpose (an ECG's source SHA-256 and "study"/"series"/"sop",
+ * or a 12-lead instance's UID and "median-beats"): the same inputs always give the same UID, so
+ * writing the same record twice replaces its instances instead of adding new ones. PS3.5 B.2: 2.25
+ * and an RFC 9562 version 8 (application-defined) UUID made of the first 122 bits of
+ * SHA-256("dxgate-ecg" | purpose | value).
  */
 export function derivedUid(from: string, purpose: string): string {
-  const digest = createHash("sha256").update(`${purpose}\u0000${from}`).digest("hex").slice(0, 32);
-  return `2.25.${BigInt(`0x${digest}`).toString()}`;
+  const bytes = createHash("sha256").update(`dxgate-ecg|${purpose}|${from}`).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80; // version 8
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // variant 10
+  return `2.25.${BigInt(`0x${bytes.toString("hex")}`).toString()}`;
 }
