@@ -68,6 +68,12 @@ export interface ChunkHeader {
   sopInstanceUid: string;
   /** Byte offset of this chunk's data within the instance's Part 10 file. */
   offset: number;
+  /**
+   * Lower-case hex SHA-256 of this chunk's data (optional within v1; dxgate boxes always send it).
+   * `decodeChunk` verifies it when present, so a corrupted chunk is refused alone and the ranges a
+   * county holds are known good, which is what lets a resumed transfer skip them.
+   */
+  sha256?: string;
 }
 
 export interface Chunk extends ChunkHeader {
@@ -89,6 +95,7 @@ export function encodeChunk(header: ChunkHeader, data: Uint8Array): Buffer {
       transferId: header.transferId,
       sopInstanceUid: header.sopInstanceUid,
       offset: header.offset,
+      sha256: header.sha256 ?? createHash("sha256").update(data).digest("hex"),
     }),
   );
   const prefix = Buffer.alloc(PREFIX_BYTES);
@@ -123,7 +130,8 @@ export function decodeChunk(payload: Uint8Array): Chunk {
     h.sopInstanceUid.length > 64 ||
     typeof h.offset !== "number" ||
     !Number.isSafeInteger(h.offset) ||
-    h.offset < 0
+    h.offset < 0 ||
+    (h.sha256 !== undefined && (typeof h.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(h.sha256)))
   ) {
     throw new ProtocolError("PROTO_BAD_CHUNK", "chunk header fields are missing or invalid");
   }
@@ -131,7 +139,12 @@ export function decodeChunk(payload: Uint8Array): Chunk {
   if (data.length === 0 || data.length > MAX_CHUNK_BYTES) {
     throw new ProtocolError("PROTO_BAD_CHUNK", `chunk data of ${data.length} bytes is out of range`);
   }
-  return { transferId: h.transferId, sopInstanceUid: h.sopInstanceUid, offset: h.offset, data };
+  if (h.sha256 !== undefined && createHash("sha256").update(data).digest("hex") !== h.sha256) {
+    throw new ProtocolError("PROTO_CHUNK_CORRUPT", "chunk data does not match its SHA-256");
+  }
+  const chunk: Chunk = { transferId: h.transferId, sopInstanceUid: h.sopInstanceUid, offset: h.offset, data };
+  if (h.sha256 !== undefined) chunk.sha256 = h.sha256;
+  return chunk;
 }
 
 // ── up/preview ──────────────────────────────────────────────────────────────────────────────────

@@ -19,6 +19,10 @@ export const PRIORITY_RANK: Readonly<Record<Priority, number>> = Object.freeze({
 export const MAX_JSON_MESSAGE_BYTES = 1024 * 1024;
 /** Largest chunk payload (data bytes) a sender may use and a receiver accepts. */
 export const MAX_CHUNK_BYTES = 1024 * 1024;
+/** Smallest chunk a sender may be told to use (a county behind a tiny broker limit still gets 1 KiB). */
+export const MIN_CHUNK_BYTES = 1024;
+/** Most held ranges one manifest-ack lists (≈ 40 bytes each, so a full list stays under MAX_JSON_MESSAGE_BYTES; past it the county lists the largest). */
+export const MAX_HELD_RANGES = 20_000;
 /**
  * Longest text the manifest carries per descriptive field (characters). These are deliberately
  * wider than the DICOM VR limits: real devices send old-style dates ("1998.01.01"), over-long
@@ -86,8 +90,44 @@ export interface ManifestMessage extends Envelope {
   transferId: string;
   study: StudyDescriptor;
   instances: InstanceDescriptor[];
-  /** Data bytes per chunk this transfer uses (the last chunk of an instance may be shorter). */
+  /**
+   * The largest data bytes per chunk the box offers for this transfer. The reading centre answers
+   * with the size to use (`ManifestAckMessage.chunkSize`, never larger); a box that gets no
+   * manifest-ack (an older county) uses this one.
+   */
   chunkSize: number;
+  /** The box's signature (signing.ts); required by a county that knows the box's key. */
+  signature?: MessageSignature;
+}
+
+/** An Ed25519 signature of a message by the box's own key (see signing.ts for what is signed). */
+export interface MessageSignature {
+  alg: "Ed25519";
+  /** Base64 of the 64-byte signature. */
+  value: string;
+}
+
+/**
+ * A byte range `[start, end)` the reading centre already holds of the manifest's instance at
+ * `index` (its position in `instances`), for that instance's size and SHA-256. `[i, 0, size]` means
+ * the whole instance.
+ */
+export type HeldRange = [index: number, start: number, end: number];
+
+/** The reading centre's answer to a manifest: what it already holds, and the chunk size to use. */
+export interface ManifestAckMessage extends Envelope {
+  type: "manifest-ack";
+  transferId: string;
+  studyInstanceUid: string;
+  /** "error": do not send chunks for this transfer (see `error.code`; retry later). */
+  status: "ok" | "error";
+  /** Data bytes per chunk for this transfer: at most the manifest's `chunkSize`. */
+  chunkSize: number;
+  /** Ranges already held (any order; may overlap). Bytes not covered are to be sent. */
+  held: HeldRange[];
+  /** With status "error": a hint when to try again (quota, busy). */
+  retryAfterMs?: number;
+  error?: { code: string; message: string };
 }
 
 export interface CommitMessage extends Envelope {
@@ -95,6 +135,12 @@ export interface CommitMessage extends Envelope {
   transferId: string;
   studyInstanceUid: string;
   instanceCount: number;
+  /**
+   * SHA-256 (hex) of the manifest payload bytes this commit closes, so that a signed commit cannot
+   * be replayed against another manifest of the same transfer id.
+   */
+  manifestSha256?: string;
+  signature?: MessageSignature;
 }
 
 export interface CommitAckMessage extends Envelope {
@@ -133,11 +179,20 @@ export interface StatusMessage extends Envelope {
   online: boolean;
   /** Studies waiting to upload, when online. */
   queueDepth?: number;
+  /** Bytes of those studies' instances. */
+  queueBytes?: number;
+  /** Studies of priority "stat" among them. */
+  queueStat?: number;
+  /** When the oldest of them was received by the box (ISO 8601). */
+  oldestQueuedAt?: string;
+  /** The study being uploaded now, if any (a UID only: no patient data in status). */
+  uploading?: string;
   software?: string;
 }
 
 export type JsonMessage =
   | ManifestMessage
+  | ManifestAckMessage
   | CommitMessage
   | CommitAckMessage
   | ReportMessage
@@ -151,6 +206,16 @@ const ID = { type: "string", minLength: 1, maxLength: 128 } as const;
 const TIME = { type: "string", minLength: 1, maxLength: 40 } as const;
 const TEXT = (maxLength: number) => ({ type: "string", maxLength }) as const;
 const ENVELOPE = { v: { const: 1 }, sentAt: TIME } as const;
+const SHA256_HEX = { type: "string", pattern: "^[0-9a-f]{64}$" } as const;
+const SIGNATURE = {
+  type: "object",
+  required: ["alg", "value"],
+  properties: {
+    alg: { const: "Ed25519" },
+    // 64 bytes of Ed25519 signature in base64: 88 characters with padding.
+    value: { type: "string", pattern: "^[A-Za-z0-9+/]{86}==$" },
+  },
+} as const;
 const ERROR = {
   type: "object",
   required: ["code", "message"],
@@ -165,7 +230,8 @@ export const SCHEMAS: Readonly<Record<MessageType, object>> = Object.freeze({
       ...ENVELOPE,
       type: { const: "manifest" },
       transferId: ID,
-      chunkSize: { type: "integer", minimum: 1024, maximum: MAX_CHUNK_BYTES },
+      chunkSize: { type: "integer", minimum: MIN_CHUNK_BYTES, maximum: MAX_CHUNK_BYTES },
+      signature: SIGNATURE,
       study: {
         type: "object",
         required: [
@@ -236,6 +302,36 @@ export const SCHEMAS: Readonly<Record<MessageType, object>> = Object.freeze({
       transferId: ID,
       studyInstanceUid: UID,
       instanceCount: { type: "integer", minimum: 1, maximum: MAX_INSTANCES_PER_STUDY },
+      manifestSha256: SHA256_HEX,
+      signature: SIGNATURE,
+    },
+  },
+  "manifest-ack": {
+    type: "object",
+    required: ["v", "type", "sentAt", "transferId", "studyInstanceUid", "status", "chunkSize", "held"],
+    properties: {
+      ...ENVELOPE,
+      type: { const: "manifest-ack" },
+      transferId: ID,
+      studyInstanceUid: UID,
+      status: { enum: ["ok", "error"] },
+      chunkSize: { type: "integer", minimum: MIN_CHUNK_BYTES, maximum: MAX_CHUNK_BYTES },
+      held: {
+        type: "array",
+        maxItems: MAX_HELD_RANGES,
+        items: {
+          type: "array",
+          minItems: 3,
+          maxItems: 3,
+          items: [
+            { type: "integer", minimum: 0, maximum: MAX_INSTANCES_PER_STUDY - 1 },
+            { type: "integer", minimum: 0, maximum: 2 ** 42 },
+            { type: "integer", minimum: 0, maximum: 2 ** 42 },
+          ],
+        },
+      },
+      retryAfterMs: { type: "integer", minimum: 0, maximum: 86_400_000 },
+      error: ERROR,
     },
   },
   "commit-ack": {
@@ -298,6 +394,10 @@ export const SCHEMAS: Readonly<Record<MessageType, object>> = Object.freeze({
       type: { const: "status" },
       online: { type: "boolean" },
       queueDepth: { type: "integer", minimum: 0 },
+      queueBytes: { type: "integer", minimum: 0 },
+      queueStat: { type: "integer", minimum: 0 },
+      oldestQueuedAt: TIME,
+      uploading: UID,
       software: TEXT(64),
     },
   },

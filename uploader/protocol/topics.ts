@@ -10,7 +10,8 @@ export const PROTOCOL_VERSION = 1;
 
 /** `preview` was added within v1 (an optional, unacknowledged message; see PROTOCOL.md). */
 export const UP_KINDS = ["manifest", "chunk", "commit", "report-ack", "status", "preview"] as const;
-export const DOWN_KINDS = ["commit-ack", "report"] as const;
+/** `manifest-ack` was added within v1 (resume and chunk-size negotiation; see PROTOCOL.md). */
+export const DOWN_KINDS = ["commit-ack", "report", "manifest-ack"] as const;
 export type UpKind = (typeof UP_KINDS)[number];
 export type DownKind = (typeof DOWN_KINDS)[number];
 
