@@ -120,6 +120,11 @@ export function createReadingCentre(
     // The handlers read ctx.downlink when they answer; it becomes the receiver once that exists.
     const ctx: ReceiverContext = {
       countyId: config.countyId,
+      // Until the box registry is wired in: no keys known, signatures not required.
+      boxes: { verifyKey: () => undefined },
+      requireSignatures: false,
+      maxChunkBytes: 256 * 1024,
+      stagingQuotaBytes: 8 * 1024 ** 3,
       staging,
       studies,
       instances,

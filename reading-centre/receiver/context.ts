@@ -1,4 +1,5 @@
 /** What the upward-message handlers share: the stores, staging, the downlink and a logger. */
+import type { KeyObject } from "node:crypto";
 import type { Logger } from "../../common/logger.ts";
 import type { DownKind, JsonMessage, SiteAddress } from "../../uploader/protocol/index.ts";
 import type { InstanceStore } from "../store/instance-store.ts";
@@ -11,8 +12,24 @@ export interface DownlinkPublisher {
   publish(site: SiteAddress, kind: DownKind, message: JsonMessage): boolean;
 }
 
+/** The county's registered boxes, as the handlers need them (reading-centre/boxes implements it). */
+export interface BoxDirectory {
+  /** The box's registered Ed25519 public key; undefined for an unknown or disabled box. */
+  verifyKey(siteId: string): KeyObject | undefined;
+}
+
 export interface ReceiverContext {
   countyId: string;
+  boxes: BoxDirectory;
+  /**
+   * Refuse unsigned manifests and commits, and those of boxes the county does not know. When false, a
+   * box with a registered key must still sign validly; others are accepted unsigned.
+   */
+  requireSignatures: boolean;
+  /** Largest chunk the county lets a box use (the manifest-ack's chunkSize is at most this). */
+  maxChunkBytes: number;
+  /** Most bytes one box may have staged (incomplete transfers) at once. */
+  stagingQuotaBytes: number;
   staging: Staging;
   studies: StudyStore;
   instances: InstanceStore;

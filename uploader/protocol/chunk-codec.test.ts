@@ -14,7 +14,7 @@ test("a chunk carries its data's SHA-256 and decodes to the same bytes", () => {
 
 test("a chunk whose data was altered in transit is refused as corrupt", () => {
   const payload = encodeChunk(header, Buffer.alloc(1000, 7));
-  payload[payload.length - 1] ^= 1;
+  payload.writeUInt8(payload.readUInt8(payload.length - 1) ^ 1, payload.length - 1);
   assert.throws(
     () => decodeChunk(payload),
     (error: unknown) => error instanceof ProtocolError && error.code === "PROTO_CHUNK_CORRUPT",
