@@ -101,9 +101,18 @@ export function worklist(
   }
   return studies
     .all()
-    .filter((s) => state === null || s.state === state)
+    .filter((s) => onWorklist(s) && (state === null || s.state === state))
     .sort(compareWorklist)
     .map((study) => summarize(study, previews));
+}
+
+/**
+ * A study goes on the worklist once every instance of the box's latest manifest is stored: nobody
+ * starts reading half a study. One a diagnostician already holds stays (a later resend that is still
+ * arriving must not pull it from under them); until then it is listed under "arriving".
+ */
+export function onWorklist(study: StudyRecord): boolean {
+  return study.complete || study.state !== "unread";
 }
 
 /** The study with this UID; `siteId` picks one when two sites sent the same UID. */
@@ -152,17 +161,25 @@ export interface ArrivingStudy {
   siteId: string;
   studyInstanceUid: string;
   previewCount: number;
-  firstPreviewId: string;
-  /** When its earliest preview arrived. */
+  firstPreviewId: string | null;
+  /** When its earliest preview arrived (or, without previews, when its first data was stored). */
   firstReceivedAt: string;
+  /** Instances already stored (an attempt that ended INCOMPLETE); 0 before any data. */
+  instancesStored: number;
 }
 
-/** Studies the county has previews of but no data yet (newest first): what is on its way. */
+/**
+ * Studies on their way, newest first: those the county has previews of but not yet every instance,
+ * and those part-stored by an incomplete attempt (not on the worklist yet).
+ */
 export function arriving(studies: StudyStore, previews: PreviewStore): ArrivingStudy[] {
-  return previews
+  const withPreviews = previews
     .keys()
-    .filter((key) => studies.get(key) === undefined)
-    .map((key) => {
+    .filter((key) => {
+      const study = studies.get(key);
+      return study === undefined || !onWorklist(study);
+    })
+    .map((key): ArrivingStudy => {
       const list = previews.list(key);
       return {
         siteId: key.siteId,
@@ -170,14 +187,30 @@ export function arriving(studies: StudyStore, previews: PreviewStore): ArrivingS
         previewCount: list.length,
         firstPreviewId: list[0]!.previewId,
         firstReceivedAt: list.map((p) => p.receivedAt).sort()[0]!,
+        instancesStored: studies.get(key)?.instances.length ?? 0,
       };
-    })
-    .sort(
-      (a, b) =>
-        b.firstReceivedAt.localeCompare(a.firstReceivedAt) ||
-        a.siteId.localeCompare(b.siteId) ||
-        a.studyInstanceUid.localeCompare(b.studyInstanceUid),
+    });
+  const listed = new Set(withPreviews.map((a) => `${a.siteId}/${a.studyInstanceUid}`));
+  // Studies part-stored by an attempt that ended INCOMPLETE, without previews: arriving too.
+  const partial = studies
+    .all()
+    .filter((s) => !onWorklist(s) && !listed.has(`${s.siteId}/${s.studyInstanceUid}`))
+    .map(
+      (s): ArrivingStudy => ({
+        siteId: s.siteId,
+        studyInstanceUid: s.studyInstanceUid,
+        previewCount: 0,
+        firstPreviewId: null,
+        firstReceivedAt: s.receivedAt,
+        instancesStored: s.instances.length,
+      }),
     );
+  return [...withPreviews, ...partial].sort(
+    (a, b) =>
+      b.firstReceivedAt.localeCompare(a.firstReceivedAt) ||
+      a.siteId.localeCompare(b.siteId) ||
+      a.studyInstanceUid.localeCompare(b.studyInstanceUid),
+  );
 }
 
 export async function claimStudy(
