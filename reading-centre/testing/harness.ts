@@ -2,12 +2,14 @@
  * Test support (not a test file): a reading centre started in-process on ephemeral ports with a
  * fresh data directory, a log capture, and a small HTTP client for its API.
  */
+import { createPrivateKey, type KeyObject } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, type Logger } from "../../common/logger.ts";
 import { createReadingCentre, type ReadingCentre } from "../app.ts";
+import { BoxRegistry } from "../boxes/registry.ts";
 import { loadReadingCentreConfig } from "../config.ts";
 
 export interface LogLine {
@@ -41,12 +43,47 @@ export async function makeDataDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "dxgate-rc-test-"));
 }
 
+/** A box registered with the county (as `add-box` does), with the secrets the box itself keeps. */
+export interface TestBoxCredentials {
+  siteId: string;
+  /** The broker username: the site id. */
+  username: string;
+  password: string;
+  /** The client id the broker requires of this box. */
+  clientId: string;
+  /** Ed25519 private key: signs manifests and commits. */
+  signingKey: KeyObject;
+  verifyKey: KeyObject;
+}
+
+/**
+ * Register (or rotate) a box in the reading centre's data directory, as `add-box` does: through the
+ * registry file, which the running service re-reads on its own.
+ */
+export async function addBox(
+  dataDir: string,
+  siteId: string,
+  countyId = "county",
+): Promise<TestBoxCredentials> {
+  const created = await BoxRegistry.open(dataDir).add(siteId);
+  return {
+    siteId,
+    username: siteId,
+    password: created.password,
+    clientId: `dxgate-box-${countyId}-${siteId}`,
+    signingKey: createPrivateKey(created.signingKeyPem),
+    verifyKey: created.verifyKey,
+  };
+}
+
 export interface RunningRc {
   app: ReadingCentre;
   dataDir: string;
   httpPort: number;
   mqttPort: number;
   logs: LogCapture;
+  /** Register a box for `siteId` (or rotate its credentials); the running service admits it at once. */
+  addBox(siteId: string): Promise<TestBoxCredentials>;
   api(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<ApiResponse>;
   login(username?: string, password?: string): Promise<string>;
   stop(): Promise<void>;
@@ -105,6 +142,7 @@ export async function startRc(
     httpPort,
     mqttPort,
     logs,
+    addBox: (siteId: string) => addBox(dataDir, siteId, config.countyId),
     api,
     async login(username = "demo", password = "demo") {
       const response = await api("POST", "/api/login", { body: { username, password } });
