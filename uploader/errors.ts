@@ -27,6 +27,18 @@ export const UPLOAD_ERRORS = {
   stopped: "UPLOAD_STOPPED",
   /** The queue could not record the outcome. */
   queueFailed: "UPLOAD_QUEUE_FAILED",
+  /**
+   * The reading centre refused the manifest (manifest-ack status "error": quota, unknown box, bad
+   * signature). `details.retryAfterMs` (when the county gave one) is the least the sender waits.
+   */
+  refused: "UPLOAD_REFUSED",
+  /** The reading centre's manifest-ack breaks the protocol (a chunk size it may not ask for, a bad range). */
+  badManifestAck: "UPLOAD_BAD_MANIFEST_ACK",
+  /**
+   * A study of higher priority took the uplink at a chunk boundary: the attempt drained its window
+   * and ended. Not a failure (no backoff); the next attempt resumes from what the county holds.
+   */
+  preempted: "UPLOAD_PREEMPTED",
 } as const;
 
 export function uploadError(code: string, message: string, details?: Record<string, unknown>): DxgateError {

@@ -14,8 +14,9 @@ import { Session } from "./session.ts";
 import { StatusPublisher, statusMessage } from "./status.ts";
 
 export type { BackoffPolicy } from "./backoff.ts";
+export { offeredChunkSize } from "./chunker.ts";
 export { UPLOAD_ERRORS } from "./errors.ts";
-export { DEFAULTS as UPLOADER_DEFAULTS, type UploaderOptions } from "./options.ts";
+export { type BrokerTls, DEFAULTS as UPLOADER_DEFAULTS, type UploaderOptions } from "./options.ts";
 export { PREVIEW_SKIPS } from "./previews.ts";
 export * from "./protocol/index.ts";
 export type * from "./types.ts";
@@ -35,6 +36,7 @@ export function createUploader(options: UploaderOptions): Uploader {
 
   const session = new Session({
     brokerUrl: config.brokerUrl,
+    tls: config.tls,
     clientId: `dxgate-box-${site.countyId}-${site.siteId}`,
     will: () => ({
       topic: upTopic(site, "status"),
@@ -69,17 +71,25 @@ export function createUploader(options: UploaderOptions): Uploader {
       log.debug({ topic }, "ignored a message on a foreign topic");
       return;
     }
-    if (parsed.kind === "report") {
-      void reports.handle(payload);
-      return;
-    }
-    try {
-      const ack = decodeJsonMessage(payload, "commit-ack");
-      if (!acks.deliver(ack)) {
-        log.debug({ transferId: ack.transferId }, "ignored a commit-ack for no live transfer");
+    switch (parsed.kind) {
+      case "report":
+        void reports.handle(payload);
+        return;
+      case "commit-ack":
+      case "manifest-ack": {
+        const kind = parsed.kind;
+        let ack: ReturnType<typeof decodeJsonMessage<typeof kind>>;
+        try {
+          ack = decodeJsonMessage(payload, kind);
+        } catch (error) {
+          log.warn({ ...describeError(error), bytes: payload.length }, `dropped an invalid ${kind}`);
+          return;
+        }
+        if (!acks.deliver(ack)) {
+          log.debug({ transferId: ack.transferId }, `ignored a ${kind} for no live transfer`);
+        }
+        return;
       }
-    } catch (error) {
-      log.warn({ ...describeError(error), bytes: payload.length }, "dropped an invalid commit-ack");
     }
   });
 

@@ -2,15 +2,32 @@
  * The uploader's options, their defaults and their checks. Bad configuration fails in
  * createUploader, loudly and by name; an unreachable broker never does (the box works offline).
  */
+import type { KeyObject } from "node:crypto";
 import type { Logger } from "../common/logger.ts";
 import { type BackoffPolicy, validateBackoffPolicy } from "./backoff.ts";
 import { type BandwidthBudget, UNLIMITED, validateBandwidth } from "./bandwidth.ts";
 import { ID_PATTERN, MAX_CHUNK_BYTES, MAX_PREVIEW_BYTES, type SiteAddress } from "./protocol/index.ts";
 import type { OutboundQueue, ReportInbox } from "./types.ts";
 
+/** PEM material for a TLS connection to the broker (the server is always verified). */
+export interface BrokerTls {
+  /** The county CA's certificate(s) the broker's certificate must chain to; default: Node's CAs. */
+  ca?: Buffer;
+  /** The box's client certificate and key (mutual TLS); both or neither. */
+  cert?: Buffer;
+  key?: Buffer;
+}
+
 export interface UploaderOptions {
-  /** mqtt://host:port or mqtts://host:port (any URL scheme mqtt.js accepts). */
+  /**
+   * mqtt://host:port or mqtts://host:port (any URL scheme mqtt.js accepts). May carry the box's
+   * credentials, `mqtts://SITE:PASSWORD@host:8883` (percent-encoded); only the host is ever logged.
+   */
   brokerUrl: string;
+  /** TLS material; needs a TLS scheme (mqtts:, tls:, ssl:, wss:) in `brokerUrl`. */
+  tls?: BrokerTls;
+  /** The box's Ed25519 private key (protocol `loadSigningKey`): manifest and commit are signed. */
+  signingKey?: KeyObject;
   site: SiteAddress;
   queue: OutboundQueue;
   inbox: ReportInbox;
@@ -21,6 +38,11 @@ export interface UploaderOptions {
   window?: number;
   /** Wait for a commit-ack after the commit's PUBACK; default 60 s. */
   ackTimeoutMs?: number;
+  /**
+   * Wait for a manifest-ack after the manifest's PUBACK; default 15 s. Without one the county is
+   * taken for an older one (no resume): the whole study is sent at the box's chunk size.
+   */
+  manifestAckTimeoutMs?: number;
   /** Per-study backoff after a failed attempt; default 2 s … 5 min. */
   retry?: BackoffPolicy;
   /** Reconnect backoff; default 1 s … 60 s. */
@@ -54,6 +76,7 @@ export const DEFAULTS = Object.freeze({
   chunkSize: 256 * 1024,
   window: 8,
   ackTimeoutMs: 60_000,
+  manifestAckTimeoutMs: 15_000,
   retry: Object.freeze({ baseMs: 2000, maxMs: 300_000 }),
   reconnect: Object.freeze({ baseMs: 1000, maxMs: 60_000 }),
   statusIntervalMs: 60_000,
@@ -65,9 +88,14 @@ export const DEFAULTS = Object.freeze({
   bandwidth: UNLIMITED,
 });
 
-export type ResolvedOptions = Required<Omit<UploaderOptions, "software">> & { software: string | undefined };
+export type ResolvedOptions = Required<Omit<UploaderOptions, "software" | "tls" | "signingKey">> & {
+  software: string | undefined;
+  tls: BrokerTls | undefined;
+  signingKey: KeyObject | undefined;
+};
 
 const BROKER_SCHEMES = new Set(["mqtt:", "mqtts:", "tcp:", "tls:", "ssl:", "ws:", "wss:"]);
+const TLS_SCHEMES = new Set(["mqtts:", "tls:", "ssl:", "wss:"]);
 
 export function resolveOptions(options: UploaderOptions): ResolvedOptions {
   let url: URL;
@@ -88,6 +116,7 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
     chunkSize: options.chunkSize ?? DEFAULTS.chunkSize,
     window: options.window ?? DEFAULTS.window,
     ackTimeoutMs: options.ackTimeoutMs ?? DEFAULTS.ackTimeoutMs,
+    manifestAckTimeoutMs: options.manifestAckTimeoutMs ?? DEFAULTS.manifestAckTimeoutMs,
     retry: options.retry ?? DEFAULTS.retry,
     reconnect: options.reconnect ?? DEFAULTS.reconnect,
     statusIntervalMs: options.statusIntervalMs ?? DEFAULTS.statusIntervalMs,
@@ -98,11 +127,14 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
     maxPreviewBytes: options.maxPreviewBytes ?? DEFAULTS.maxPreviewBytes,
     bandwidth: options.bandwidth ?? DEFAULTS.bandwidth,
     software: options.software,
+    tls: options.tls,
+    signingKey: options.signingKey,
   };
   // The manifest schema's floor is 1024; the ceiling is what a receiver accepts.
   integer("chunkSize", resolved.chunkSize, 1024, MAX_CHUNK_BYTES);
   integer("window", resolved.window, 1, 1024);
   integer("ackTimeoutMs", resolved.ackTimeoutMs, 1, 2 ** 31 - 1);
+  integer("manifestAckTimeoutMs", resolved.manifestAckTimeoutMs, 1, 2 ** 31 - 1);
   integer("statusIntervalMs", resolved.statusIntervalMs, 1, 2 ** 31 - 1);
   integer("pollIntervalMs", resolved.pollIntervalMs, 1, 2 ** 31 - 1);
   integer("keepaliveSeconds", resolved.keepaliveSeconds, 0, 65_535);
@@ -112,10 +144,32 @@ export function resolveOptions(options: UploaderOptions): ResolvedOptions {
   validateBandwidth(resolved.bandwidth, "bandwidth");
   validateBackoffPolicy(resolved.retry, "retry");
   validateBackoffPolicy(resolved.reconnect, "reconnect");
+  checkTls(resolved.tls, url);
+  const key = resolved.signingKey;
+  if (key !== undefined && (key.type !== "private" || key.asymmetricKeyType !== "ed25519")) {
+    throw new RangeError("signingKey must be an Ed25519 private key");
+  }
   if (resolved.software !== undefined && resolved.software.length > 64) {
     throw new RangeError("software must be at most 64 characters (status schema)");
   }
   return resolved;
+}
+
+function checkTls(tls: BrokerTls | undefined, url: URL): void {
+  if (tls === undefined) return;
+  // Certificates on a plain connection would silently send everything, password included, in clear.
+  if (!TLS_SCHEMES.has(url.protocol)) {
+    throw new RangeError(`tls is set but brokerUrl scheme ${url.protocol} is not a TLS one (use mqtts:)`);
+  }
+  for (const field of ["ca", "cert", "key"] as const) {
+    const value = tls[field];
+    if (value !== undefined && (!Buffer.isBuffer(value) || value.length === 0)) {
+      throw new RangeError(`tls.${field} must be a non-empty Buffer (PEM)`);
+    }
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new RangeError("tls.cert and tls.key go together (a client certificate needs its key)");
+  }
 }
 
 function integer(name: string, value: number, min: number, max: number): void {

@@ -17,7 +17,13 @@ import { Backoff, type BackoffPolicy } from "./backoff.ts";
 import { describeError, UPLOAD_ERRORS, uploadError } from "./errors.ts";
 
 export interface SessionOptions {
+  /** May carry `user:password@` (percent-encoded): they become the CONNECT's username and password. */
   brokerUrl: string;
+  /**
+   * PEM material for mqtts: the CA the broker's certificate must chain to, and the box's client
+   * certificate and key. The server is always verified (`rejectUnauthorized`), its name included.
+   */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined;
   clientId: string;
   /** The last will, built afresh before every connect so its `sentAt` is that connect's time. */
   will: () => { topic: string; payload: Buffer };
@@ -111,7 +117,18 @@ export class Session extends EventEmitter<SessionEvents> implements Publisher {
   start(): void {
     if (this.#state !== "idle") return;
     const options = this.#options;
-    const client = connect(options.brokerUrl, {
+    const { url, credentials } = splitCredentials(options.brokerUrl);
+    const tls = options.tls;
+    const client = connect(url, {
+      ...credentials,
+      ...(tls
+        ? {
+            ...(tls.ca ? { ca: tls.ca } : {}),
+            ...(tls.cert ? { cert: tls.cert } : {}),
+            ...(tls.key ? { key: tls.key } : {}),
+            rejectUnauthorized: true,
+          }
+        : {}),
       protocolVersion: 4,
       clientId: options.clientId,
       // A persistent session: the broker keeps our subscription and queues QoS 1 messages for us
@@ -285,6 +302,27 @@ export class Session extends EventEmitter<SessionEvents> implements Publisher {
       if (this.#state === "waiting") this.#connectNow();
     }, delay);
   }
+}
+
+/**
+ * The broker URL without its `user:password@`, and those (percent-decoded) as CONNECT fields.
+ * mqtt.js would take them from the URL itself, but splits at the last ":" (a password may hold one)
+ * and keeps the URL in its options; this way the password lives only in the CONNECT packet's fields.
+ */
+export function splitCredentials(brokerUrl: string): {
+  url: string;
+  credentials: { username?: string; password?: string };
+} {
+  const url = new URL(brokerUrl);
+  if (url.username === "" && url.password === "") return { url: brokerUrl, credentials: {} };
+  const username = decodeURIComponent(url.username);
+  const password = url.password === "" ? undefined : decodeURIComponent(url.password);
+  url.username = "";
+  url.password = "";
+  return {
+    url: url.toString(),
+    credentials: { username, ...(password !== undefined ? { password } : {}) },
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

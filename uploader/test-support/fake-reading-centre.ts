@@ -1,7 +1,9 @@
 /**
  * A small stand-in for the county reading centre, built only from mqtt.js and the protocol codec:
- * it reassembles chunks at their offsets, verifies each instance's size and SHA-256 on commit, stores
- * verified instances (idempotently, by study and SOP Instance UID) and answers commit-ack.
+ * it answers each manifest with a manifest-ack (the chunk size to use, and the byte ranges it already
+ * holds of each instance's content, from earlier attempts or stored), reassembles chunks at their
+ * offsets, verifies each instance's size and SHA-256 on commit, stores verified instances
+ * (idempotently, by study and SOP Instance UID) and answers commit-ack.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
@@ -9,12 +11,16 @@ import { connect, type MqttClient } from "mqtt";
 import {
   type CommitAckMessage,
   type CommitMessage,
+  coveredBytes,
   decodeChunk,
   decodeJsonMessage,
   decodePreview,
   downTopic,
   encodeJsonMessage,
+  type HeldRange,
+  type ManifestAckMessage,
   type ManifestMessage,
+  mergeRanges,
   type Preview,
   parseTopic,
   type ReportAckMessage,
@@ -32,8 +38,19 @@ import { waitForEvent } from "./memory-ports.ts";
 export type CommitAnswer = "verify" | "error" | "silent" | "late";
 export type CommitBehaviour = (commit: CommitMessage, commitNumber: number) => CommitAnswer;
 
+/**
+ * How to answer a manifest: "ok" with what the fake holds (or the given chunk size / held ranges),
+ * an error (a refusal, e.g. QUOTA_EXCEEDED with retryAfterMs), or no answer at all (an older county).
+ */
+export type ManifestAckAnswer =
+  | { kind: "ok"; chunkSize?: number; held?: HeldRange[] }
+  | { kind: "error"; code: string; retryAfterMs?: number }
+  | { kind: "silent" };
+export type ManifestAckBehaviour = (manifest: ManifestMessage, manifestNumber: number) => ManifestAckAnswer;
+
 export type PeerEvent =
-  | { kind: "manifest"; message: ManifestMessage }
+  | { kind: "manifest"; message: ManifestMessage; payload: Buffer }
+  | { kind: "manifest-ack"; message: ManifestAckMessage }
   | { kind: "chunk"; transferId: string; sopInstanceUid: string; offset: number; bytes: number }
   | { kind: "preview"; preview: Preview }
   | { kind: "commit"; message: CommitMessage }
@@ -44,7 +61,12 @@ export type PeerEvent =
 interface Staging {
   site: SiteAddress;
   manifest: ManifestMessage;
-  files: Map<string, Buffer>;
+}
+
+/** What the fake holds of one instance content (site + SOP Instance UID + SHA-256 + size), across attempts. */
+interface Content {
+  data: Buffer;
+  ranges: Array<[number, number]>;
 }
 
 export class FakeReadingCentre {
@@ -52,11 +74,16 @@ export class FakeReadingCentre {
   readonly stored = new Map<string, Map<string, Buffer>>();
   readonly events: PeerEvent[] = [];
   behaviour: CommitBehaviour = () => "verify";
+  manifestAck: ManifestAckBehaviour = () => ({ kind: "ok" });
+  /** The county's chunk-size ceiling: the manifest-ack's chunkSize is min(offer, this). */
+  maxChunkBytes = 256 * 1024;
   lateMs = 700;
   readonly #client: MqttClient;
   readonly #emitter = new EventEmitter();
   readonly #staging = new Map<string, Staging>();
+  readonly #content = new Map<string, Content>();
   #commits = 0;
+  #manifests = 0;
   #subscriptions = 0;
 
   private constructor(client: MqttClient, countyId: string) {
@@ -140,15 +167,21 @@ export class FakeReadingCentre {
     switch (parsed.kind) {
       case "manifest": {
         const manifest = decodeJsonMessage(payload, "manifest");
-        const files = new Map(manifest.instances.map((i) => [i.sopInstanceUid, Buffer.alloc(i.size)]));
-        this.#staging.set(manifest.transferId, { site, manifest, files });
-        this.#record({ kind: "manifest", message: manifest });
+        this.#manifests += 1;
+        this.#staging.set(manifest.transferId, { site, manifest });
+        this.#record({ kind: "manifest", message: manifest, payload });
+        this.#answerManifest(site, manifest, this.manifestAck(manifest, this.#manifests));
         break;
       }
       case "chunk": {
         const chunk = decodeChunk(payload);
-        const file = this.#staging.get(chunk.transferId)?.files.get(chunk.sopInstanceUid);
-        if (file && chunk.offset + chunk.data.length <= file.length) chunk.data.copy(file, chunk.offset);
+        const staging = this.#staging.get(chunk.transferId);
+        const instance = staging?.manifest.instances.find((i) => i.sopInstanceUid === chunk.sopInstanceUid);
+        if (staging && instance && chunk.offset + chunk.data.length <= instance.size) {
+          const content = this.#contentOf(staging.site, instance);
+          chunk.data.copy(content.data, chunk.offset);
+          content.ranges = mergeRanges([...content.ranges, [chunk.offset, chunk.offset + chunk.data.length]]);
+        }
         this.#record({
           kind: "chunk",
           transferId: chunk.transferId,
@@ -176,6 +209,57 @@ export class FakeReadingCentre {
         this.#record({ kind: "report-ack", message: decodeJsonMessage(payload, "report-ack") });
         break;
     }
+  }
+
+  #contentOf(site: SiteAddress, instance: ManifestMessage["instances"][number]): Content {
+    const key = contentKey(site, instance);
+    let content = this.#content.get(key);
+    if (!content) {
+      content = { data: Buffer.alloc(instance.size), ranges: [] };
+      this.#content.set(key, content);
+    }
+    return content;
+  }
+
+  /** What the fake holds of the manifest's instances: stored ones whole, staged ones by range. */
+  heldRanges(site: SiteAddress, manifest: ManifestMessage): HeldRange[] {
+    const study = this.stored.get(manifest.study.studyInstanceUid);
+    return manifest.instances.flatMap((instance, index): HeldRange[] => {
+      const stored = study?.get(instance.sopInstanceUid);
+      if (stored && stored.length === instance.size) return [[index, 0, instance.size]];
+      const content = this.#content.get(contentKey(site, instance));
+      return (content?.ranges ?? []).map(([start, end]): HeldRange => [index, start, end]);
+    });
+  }
+
+  #answerManifest(site: SiteAddress, manifest: ManifestMessage, answer: ManifestAckAnswer): void {
+    if (answer.kind === "silent") return;
+    const base = {
+      v: 1,
+      type: "manifest-ack",
+      sentAt: new Date().toISOString(),
+      transferId: manifest.transferId,
+      studyInstanceUid: manifest.study.studyInstanceUid,
+    } as const;
+    const chunkSize = Math.min(manifest.chunkSize, this.maxChunkBytes);
+    const ack: ManifestAckMessage =
+      answer.kind === "error"
+        ? {
+            ...base,
+            status: "error",
+            chunkSize,
+            held: [],
+            error: { code: answer.code, message: "refused by the test" },
+            ...(answer.retryAfterMs !== undefined ? { retryAfterMs: answer.retryAfterMs } : {}),
+          }
+        : {
+            ...base,
+            status: "ok",
+            chunkSize: answer.chunkSize ?? chunkSize,
+            held: answer.held ?? this.heldRanges(site, manifest),
+          };
+    this.#record({ kind: "manifest-ack", message: ack });
+    void this.#client.publishAsync(downTopic(site, "manifest-ack"), encodeJsonMessage(ack), { qos: 1 });
   }
 
   #answer(site: SiteAddress, commit: CommitMessage, behaviour: CommitAnswer): void {
@@ -213,10 +297,14 @@ export class FakeReadingCentre {
       const study = this.stored.get(commit.studyInstanceUid) ?? new Map<string, Buffer>();
       this.stored.set(commit.studyInstanceUid, study);
       for (const instance of staging.manifest.instances) {
-        const file = staging.files.get(instance.sopInstanceUid)!;
-        const sha = createHash("sha256").update(file).digest("hex");
-        if (sha === instance.sha256 && !study.has(instance.sopInstanceUid))
-          study.set(instance.sopInstanceUid, file);
+        if (study.has(instance.sopInstanceUid)) continue;
+        const content = this.#contentOf(staging.site, instance);
+        if (coveredBytes(content.ranges) !== instance.size) continue;
+        const sha = createHash("sha256").update(content.data).digest("hex");
+        if (sha === instance.sha256) {
+          study.set(instance.sopInstanceUid, content.data);
+          this.#content.delete(contentKey(staging.site, instance));
+        }
       }
       const uids = staging.manifest.instances.map((i) => i.sopInstanceUid);
       const missing = uids.filter((uid) => !study.has(uid));
@@ -233,4 +321,11 @@ export class FakeReadingCentre {
     this.#record({ kind: "commit-ack", message: ack });
     void this.#client.publishAsync(downTopic(site, "commit-ack"), encodeJsonMessage(ack), { qos: 1 });
   }
+}
+
+function contentKey(
+  site: SiteAddress,
+  instance: { sopInstanceUid: string; sha256: string; size: number },
+): string {
+  return `${site.siteId}|${instance.sopInstanceUid}|${instance.sha256}|${instance.size}`;
 }
