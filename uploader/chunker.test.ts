@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { checkFileSizes, readChunks } from "./chunker.ts";
+import { checkFileSizes, offeredChunkSize, readChunks } from "./chunker.ts";
 import { tempDir } from "./test-support/fixtures.ts";
 import type { OutboundInstance } from "./types.ts";
 
@@ -74,4 +74,59 @@ test("size checks name the instance and both sizes; a missing file is unreadable
   } finally {
     await dir.remove();
   }
+});
+
+test("with held ranges only the rest is yielded, cut at chunk boundaries; the whole file is still verified", async () => {
+  const dir = await tempDir();
+  try {
+    const data = randomBytes(5000);
+    const held: Array<[number, number]> = [
+      [0, 1500],
+      [3000, 3100],
+      [4096, 5000],
+    ];
+    const chunks = [];
+    for await (const chunk of readChunks(await instance(dir.path, data), 1024, held)) chunks.push(chunk);
+    assert.deepEqual(
+      chunks.map((c) => [c.offset, c.data.length]),
+      [
+        [1500, 548],
+        [2048, 952],
+        [3100, 996],
+      ],
+    );
+    for (const c of chunks) assert.ok(c.data.equals(data.subarray(c.offset, c.offset + c.data.length)));
+
+    // A change inside a held range is not sent, but it is caught.
+    const changed = Buffer.from(data);
+    changed[10] = changed[10]! ^ 0xff;
+    const stale = await instance(dir.path, changed, { sha256: (await instance(dir.path, data)).sha256 });
+    await assert.rejects(async () => {
+      for await (const _ of readChunks(stale, 1024, held)) {
+        // consume
+      }
+    }, /UPLOAD_HASH_MISMATCH|does not match/);
+    // Everything held: nothing to yield, and the file is read all the same.
+    const all: unknown[] = [];
+    for await (const chunk of readChunks(await instance(dir.path, data), 1024, [[0, 5000]])) all.push(chunk);
+    assert.equal(all.length, 0);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test("the offered chunk size: the configured one, or on a budget ~250 ms of it (power of two, ≥ 16 KiB)", () => {
+  const KIB = 1024;
+  assert.equal(offeredChunkSize(256 * KIB), 256 * KIB, "no budget");
+  assert.equal(offeredChunkSize(256 * KIB, Number.POSITIVE_INFINITY), 256 * KIB, "unlimited");
+  // 2 Mbit/s = 250 000 B/s: 62 500 B in 250 ms → 32 KiB (0.13 s on the wire).
+  assert.equal(offeredChunkSize(256 * KIB, 2_000_000 / 8), 32 * KIB);
+  // 64 kbit/s: 2 000 B → the 16 KiB floor.
+  assert.equal(offeredChunkSize(256 * KIB, 64_000 / 8), 16 * KIB);
+  // 100 Mbit/s: the configured size is the ceiling.
+  assert.equal(offeredChunkSize(256 * KIB, 100_000_000 / 8), 256 * KIB);
+  // A configured size below the floor stays (a broker with a 8 KiB publish limit).
+  assert.equal(offeredChunkSize(8 * KIB, 64_000 / 8), 8 * KIB);
+  // Exactly a power of two is kept.
+  assert.equal(offeredChunkSize(1024 * KIB, 4 * 65_536), 65_536);
 });

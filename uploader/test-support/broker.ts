@@ -4,6 +4,7 @@
  * same port.
  */
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { Aedes } from "aedes";
 
 export interface TestBroker {
@@ -24,12 +25,30 @@ export interface BrokerOptions {
    * aedes closes the publisher's connection (like a county broker that predates a topic).
    */
   refusePublish?: (topic: string) => boolean;
+  /** Listen with TLS (url mqtts://); `ca` + `requestCert` ask for and verify a client certificate. */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean };
+  /** Only this username and password get in (others: CONNACK "bad user name or password"). */
+  credentials?: { username: string; password: string };
 }
 
 export async function startBroker(port = 0, options: BrokerOptions = {}): Promise<TestBroker> {
-  const { admit, refusePublish } = options;
+  const { admit, refusePublish, tls, credentials } = options;
   const aedes = await Aedes.createBroker({
-    ...(admit ? { authenticate: (client, _username, _password, done) => done(null, admit(client.id)) } : {}),
+    ...(admit || credentials
+      ? {
+          authenticate: (client, username, password, done) => {
+            if (
+              credentials &&
+              (username !== credentials.username || password?.toString() !== credentials.password)
+            ) {
+              const error = Object.assign(new Error("bad user name or password"), { returnCode: 4 });
+              done(error as Parameters<typeof done>[0], false);
+              return;
+            }
+            done(null, admit ? admit(client.id) : true);
+          },
+        }
+      : {}),
     ...(refusePublish
       ? {
           authorizePublish: (_client, packet, done) =>
@@ -38,11 +57,23 @@ export async function startBroker(port = 0, options: BrokerOptions = {}): Promis
       : {}),
   });
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  const onSocket = (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     aedes.handle(socket);
-  });
+  };
+  const server: Server = tls
+    ? createTlsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          requestCert: tls.requestCert ?? false,
+          rejectUnauthorized: tls.requestCert ?? false,
+        },
+        onSocket,
+      )
+    : createServer(onSocket);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => resolve());
@@ -51,7 +82,7 @@ export async function startBroker(port = 0, options: BrokerOptions = {}): Promis
   if (!address || typeof address === "string") throw new Error("broker has no TCP address");
   return {
     port: address.port,
-    url: `mqtt://127.0.0.1:${address.port}`,
+    url: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${address.port}`,
     aedes,
     async kill() {
       for (const socket of sockets) socket.destroy();

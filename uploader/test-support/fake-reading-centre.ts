@@ -75,6 +75,8 @@ export class FakeReadingCentre {
   readonly events: PeerEvent[] = [];
   behaviour: CommitBehaviour = () => "verify";
   manifestAck: ManifestAckBehaviour = () => ({ kind: "ok" });
+  /** Chunks to lose (recorded as received, never stored), as a cut link would. */
+  dropChunk: (chunk: { transferId: string; sopInstanceUid: string; offset: number }) => boolean = () => false;
   /** The county's chunk-size ceiling: the manifest-ack's chunkSize is min(offer, this). */
   maxChunkBytes = 256 * 1024;
   lateMs = 700;
@@ -102,8 +104,14 @@ export class FakeReadingCentre {
     });
   }
 
-  static async start(brokerUrl: string, countyId: string): Promise<FakeReadingCentre> {
+  /** `connection`: a CA to verify a TLS broker with, and credentials for a broker that wants them. */
+  static async start(
+    brokerUrl: string,
+    countyId: string,
+    connection: { ca?: Buffer; cert?: Buffer; key?: Buffer; username?: string; password?: string } = {},
+  ): Promise<FakeReadingCentre> {
     const client = connect(brokerUrl, {
+      ...connection,
       protocolVersion: 4,
       clientId: `test-reading-centre-${randomUUID()}`,
       clean: true,
@@ -177,7 +185,12 @@ export class FakeReadingCentre {
         const chunk = decodeChunk(payload);
         const staging = this.#staging.get(chunk.transferId);
         const instance = staging?.manifest.instances.find((i) => i.sopInstanceUid === chunk.sopInstanceUid);
-        if (staging && instance && chunk.offset + chunk.data.length <= instance.size) {
+        if (
+          staging &&
+          instance &&
+          chunk.offset + chunk.data.length <= instance.size &&
+          !this.dropChunk(chunk)
+        ) {
           const content = this.#contentOf(staging.site, instance);
           chunk.data.copy(content.data, chunk.offset);
           content.ranges = mergeRanges([...content.ranges, [chunk.offset, chunk.offset + chunk.data.length]]);
