@@ -16,6 +16,8 @@ export const FAST: Partial<UploaderOptions> = {
   chunkSize: 16 * 1024,
   window: 4,
   ackTimeoutMs: 2000,
+  // Short, for a county (the real one in some tests) that may not answer manifest-ack yet.
+  manifestAckTimeoutMs: 1000,
   retry: { baseMs: 20, maxMs: 200 },
   reconnect: { baseMs: 20, maxMs: 200 },
   pollIntervalMs: 200,
