@@ -17,7 +17,7 @@ import {
 import { createUploader } from "../uploader/index.ts";
 import { createApi } from "./api/routes.ts";
 import { dicomAccessOptions } from "./commitment/dicom-options.ts";
-import { type GatewayConfig, serialDevicesOf, serialProfilesOf } from "./config.ts";
+import { type GatewayConfig, loadBrokerCredentials, serialDevicesOf, serialProfilesOf } from "./config.ts";
 import { addDeviceRoutes } from "./ecg/device-routes.ts";
 import { RegistrationEcgContext } from "./ecg/ecg-context.ts";
 import { addEcgRoutes } from "./ecg/ecg-routes.ts";
@@ -74,8 +74,13 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     log: log.child({ ns: "dicom" }),
     ...dicomAccessOptions(config.dicom, { spool, studies }),
   });
+  // Checked already by loadGatewayConfig; read here so the key and certificates live only in memory
+  // of the uploader, never in the (logged, frozen) configuration.
+  const { tls, signingKey } = loadBrokerCredentials(config.broker);
   const uploader = createUploader({
     brokerUrl: config.broker.url,
+    ...(tls ? { tls } : {}),
+    ...(signingKey ? { signingKey } : {}),
     site: { countyId: config.countyId, siteId: config.siteId },
     queue: studies,
     inbox,
@@ -83,6 +88,7 @@ export function createGateway(config: Readonly<GatewayConfig>, deps: { log: Logg
     chunkSize: config.upload.chunkSize,
     window: config.upload.window,
     ackTimeoutMs: config.upload.ackTimeoutMs,
+    manifestAckTimeoutMs: config.upload.manifestAckTimeoutMs,
     retry: { baseMs: config.upload.retryBaseMs, maxMs: config.upload.retryMaxMs },
     bandwidth: config.upload.bandwidth,
     keepaliveSeconds: config.upload.keepaliveSeconds,

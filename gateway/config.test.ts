@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError } from "../common/config-loader.ts";
-import { loadGatewayConfig, serialDevicesOf } from "./config.ts";
+import { makeTestPki } from "../uploader/test-support/pki.ts";
+import { loadBrokerCredentials, loadGatewayConfig, serialDevicesOf } from "./config.ts";
 
 test("the documented defaults apply when only the site id is given", () => {
   const config = loadGatewayConfig({ env: { DXGATE_SITE_ID: "xiaozhen-01" } });
@@ -161,4 +163,92 @@ test("the upload budget: DXGATE_UPLOAD_KBPS, a schedule by time of day, and a ba
       error instanceof ConfigError &&
       error.problems.some((p) => p.startsWith("upload.bandwidth.schedule.0.from")),
   );
+});
+
+test("broker TLS files and the box signing key: read, checked, and handed to the uploader", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "dxgate-config-"));
+  try {
+    const pki = await makeTestPki(dir);
+    const { privateKey } = generateKeyPairSync("ed25519");
+    await writeFile(join(dir, "signing-key.pem"), privateKey.export({ type: "pkcs8", format: "pem" }));
+    const env = {
+      DXGATE_SITE_ID: "s1",
+      DXGATE_BROKER_URL: "mqtts://s1:secret@county.example:8883",
+      DXGATE_BROKER_CA: join(dir, "ca.crt"),
+      DXGATE_BROKER_CERT: join(dir, "client.crt"),
+      DXGATE_BROKER_KEY: join(dir, "client.key"),
+      DXGATE_BOX_SIGNING_KEY: join(dir, "signing-key.pem"),
+      DXGATE_UPLOAD_MANIFEST_ACK_TIMEOUT_MS: "5000",
+    };
+    const config = loadGatewayConfig({ env });
+    assert.equal(config.broker.ca, join(dir, "ca.crt"));
+    assert.equal(config.upload.manifestAckTimeoutMs, 5000);
+    const credentials = loadBrokerCredentials(config.broker);
+    assert.ok(credentials.tls?.ca?.equals(pki.ca));
+    assert.ok(credentials.tls?.cert?.equals(pki.clientCert));
+    assert.ok(credentials.tls?.key?.equals(pki.clientKey));
+    assert.equal(credentials.signingKey?.asymmetricKeyType, "ed25519");
+    assert.equal(credentials.signingKey?.type, "private");
+
+    const plain = loadGatewayConfig({ env: { DXGATE_SITE_ID: "s1" } });
+    assert.equal(plain.upload.manifestAckTimeoutMs, 15000);
+    assert.deepEqual(loadBrokerCredentials(plain.broker), {});
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("an unreadable or invalid broker file is a config error naming the field, never its contents", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "dxgate-config-"));
+  try {
+    const pki = await makeTestPki(dir);
+    // An EC key where an Ed25519 one belongs, and a key where a certificate belongs.
+    await writeFile(join(dir, "not-ed25519.pem"), pki.clientKey);
+    const problemsOf = (env: Record<string, string>): string[] => {
+      try {
+        loadGatewayConfig({ env: { DXGATE_SITE_ID: "s1", ...env } });
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        return error.problems;
+      }
+      return [];
+    };
+    const problems = problemsOf({
+      DXGATE_BROKER_URL: "mqtts://county.example:8883",
+      DXGATE_BROKER_CA: join(dir, "missing.crt"),
+      DXGATE_BROKER_CERT: join(dir, "client.key"),
+      DXGATE_BROKER_KEY: join(dir, "client.key"),
+      DXGATE_BOX_SIGNING_KEY: join(dir, "not-ed25519.pem"),
+    });
+    assert.ok(
+      problems.some((p) => p.startsWith("broker.ca (DXGATE_BROKER_CA): cannot read") && p.includes("ENOENT")),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith("broker.cert (DXGATE_BROKER_CERT):") && p.includes("certificate")),
+    );
+    assert.ok(
+      problems.some(
+        (p) => p.startsWith("broker.signingKey (DXGATE_BOX_SIGNING_KEY):") && p.includes("Ed25519"),
+      ),
+    );
+    assert.equal(problems.length, 3, problems.join("\n"));
+    assert.equal(problems.join("\n").includes("PRIVATE KEY"), false, "no key material in messages");
+
+    const plainWithCa = problemsOf({
+      DXGATE_BROKER_URL: "mqtt://county.example:1883",
+      DXGATE_BROKER_CA: join(dir, "ca.crt"),
+    });
+    assert.deepEqual(
+      plainWithCa.map((p) => p.split(":")[0]),
+      ["broker.url (DXGATE_BROKER_URL)"],
+    );
+    const certOnly = problemsOf({
+      DXGATE_BROKER_URL: "mqtts://county.example:8883",
+      DXGATE_BROKER_CERT: join(dir, "client.crt"),
+    });
+    assert.equal(certOnly.length, 1);
+    assert.match(certOnly[0]!, /broker\.cert \/ broker\.key/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -3,9 +3,13 @@
  * environment overrides (their names are a published contract), validated at start with every
  * problem named by its key, then frozen and passed down as an argument.
  */
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { ConfigError, type ConfigSources, type EnvOverride, loadConfig } from "../common/config-loader.ts";
 import { type DeviceProfile, loadProfiles } from "../device-drivers/index.ts";
+import type { BrokerTls } from "../uploader/index.ts";
+import { loadSigningKey } from "../uploader/protocol/index.ts";
 
 export interface GatewayConfig {
   /** Site (township health centre) id: a topic level and the namespace of this box's patients. */
@@ -27,7 +31,12 @@ export interface GatewayConfig {
     commitmentWaitMs: number;
   };
   http: { host: string; port: number };
-  broker: { url: string };
+  /**
+   * The county broker. `url` may carry the box's `user:password@`; `ca`/`cert`/`key` are PEM file
+   * paths for mqtts (the county CA; the box's client certificate and key); `signingKey` the PEM file
+   * of the box's Ed25519 key that signs manifests and commits.
+   */
+  broker: { url: string; ca?: string; cert?: string; key?: string; signingKey?: string };
   studies: {
     quietPeriodMs: number;
     defaultPriority: "stat" | "urgent" | "routine";
@@ -37,6 +46,7 @@ export interface GatewayConfig {
     chunkSize: number;
     window: number;
     ackTimeoutMs: number;
+    manifestAckTimeoutMs: number;
     retryBaseMs: number;
     retryMaxMs: number;
     keepaliveSeconds: number;
@@ -173,7 +183,28 @@ export const GATEWAY_CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        url: { type: "string", pattern: "^(mqtts?|tcp|tls|wss?)://", default: "mqtt://127.0.0.1:1883" },
+        url: {
+          type: "string",
+          pattern: "^(mqtts?|tcp|tls|ssl|wss?)://",
+          default: "mqtt://127.0.0.1:1883",
+          description: "may carry the box's credentials: mqtts://SITE:PASSWORD@host:8883 (never logged)",
+        },
+        ca: {
+          type: "string",
+          minLength: 1,
+          description: "PEM file: the county CA the broker's certificate must chain to",
+        },
+        cert: {
+          type: "string",
+          minLength: 1,
+          description: "PEM file: the box's client certificate (mutual TLS)",
+        },
+        key: { type: "string", minLength: 1, description: "PEM file: the private key of broker.cert" },
+        signingKey: {
+          type: "string",
+          minLength: 1,
+          description: "PEM file: the box's Ed25519 key; manifests and commits are signed with it",
+        },
       },
     },
     studies: {
@@ -206,6 +237,14 @@ export const GATEWAY_CONFIG_SCHEMA = {
         },
         window: { type: "integer", minimum: 1, maximum: 256, default: 8, description: "chunks in flight" },
         ackTimeoutMs: { type: "integer", minimum: 100, default: 60000 },
+        manifestAckTimeoutMs: {
+          type: "integer",
+          minimum: 100,
+          maximum: 3600000,
+          default: 15000,
+          description:
+            "wait this long for the county's manifest-ack; then send the whole study (an older county)",
+        },
         retryBaseMs: { type: "integer", minimum: 10, default: 2000 },
         retryMaxMs: { type: "integer", minimum: 10, default: 300000 },
         keepaliveSeconds: {
@@ -360,11 +399,16 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_HTTP_HOST", key: "http.host", type: "string" },
   { env: "DXGATE_HTTP_PORT", key: "http.port", type: "integer" },
   { env: "DXGATE_BROKER_URL", key: "broker.url", type: "string" },
+  { env: "DXGATE_BROKER_CA", key: "broker.ca", type: "string" },
+  { env: "DXGATE_BROKER_CERT", key: "broker.cert", type: "string" },
+  { env: "DXGATE_BROKER_KEY", key: "broker.key", type: "string" },
+  { env: "DXGATE_BOX_SIGNING_KEY", key: "broker.signingKey", type: "string" },
   { env: "DXGATE_QUIET_PERIOD_MS", key: "studies.quietPeriodMs", type: "integer" },
   { env: "DXGATE_UPLOAD_CHUNK_SIZE", key: "upload.chunkSize", type: "integer" },
   { env: "DXGATE_UPLOAD_KBPS", key: "upload.bandwidth.kbps", type: "number" },
   { env: "DXGATE_UPLOAD_KEEPALIVE_S", key: "upload.keepaliveSeconds", type: "integer" },
   { env: "DXGATE_UPLOAD_ACK_TIMEOUT_MS", key: "upload.ackTimeoutMs", type: "integer" },
+  { env: "DXGATE_UPLOAD_MANIFEST_ACK_TIMEOUT_MS", key: "upload.manifestAckTimeoutMs", type: "integer" },
   { env: "DXGATE_UPLOAD_RETRY_BASE_MS", key: "upload.retryBaseMs", type: "integer" },
   { env: "DXGATE_SPOOL_RESERVE_MB", key: "spool.reserveMb", type: "integer" },
   { env: "DXGATE_IMPORT_FOLDERS", key: "import.folders", type: "list" },
@@ -384,9 +428,104 @@ export function loadGatewayConfig(sources: ConfigSources = {}): Readonly<Gateway
     envTable: GATEWAY_ENV,
     ...sources,
   });
-  const problems = serialProblems(config.serial);
+  const problems = [...serialProblems(config.serial), ...readBrokerCredentials(config.broker).problems];
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** What the uploader gets from `broker.ca`/`cert`/`key`/`signingKey`: the files' contents, checked. */
+export interface BrokerCredentials {
+  tls?: BrokerTls;
+  signingKey?: KeyObject;
+}
+
+/**
+ * Read and check the broker's TLS files and the box's signing key. Throws a ConfigError naming each
+ * bad field (and its environment variable); never puts a file's contents in a message.
+ */
+export function loadBrokerCredentials(broker: GatewayConfig["broker"]): BrokerCredentials {
+  const { credentials, problems } = readBrokerCredentials(broker);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return credentials;
+}
+
+const BROKER_FILE_ENV = {
+  ca: "DXGATE_BROKER_CA",
+  cert: "DXGATE_BROKER_CERT",
+  key: "DXGATE_BROKER_KEY",
+  signingKey: "DXGATE_BOX_SIGNING_KEY",
+} as const;
+const TLS_URL = /^(mqtts|tls|ssl|wss):\/\//;
+
+function readBrokerCredentials(broker: GatewayConfig["broker"]): {
+  credentials: BrokerCredentials;
+  problems: string[];
+} {
+  const problems: string[] = [];
+  const read = <T>(field: keyof typeof BROKER_FILE_ENV, parse: (pem: Buffer) => T): T | undefined => {
+    const path = broker[field];
+    if (path === undefined) return undefined;
+    const name = `broker.${field} (${BROKER_FILE_ENV[field]})`;
+    let pem: Buffer;
+    try {
+      pem = readFileSync(path);
+    } catch (error) {
+      problems.push(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+      return undefined;
+    }
+    try {
+      return parse(pem);
+    } catch (error) {
+      problems.push(`${name}: ${path} is not ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+  const certificate = (pem: Buffer) => {
+    try {
+      new X509Certificate(pem);
+    } catch {
+      throw new Error("a PEM certificate");
+    }
+    return pem;
+  };
+  const ca = read("ca", certificate);
+  const cert = read("cert", certificate);
+  const key = read("key", (pem) => {
+    try {
+      createPrivateKey(pem);
+    } catch {
+      throw new Error("a PEM private key");
+    }
+    return pem;
+  });
+  const signingKey = read("signingKey", (pem) => {
+    try {
+      return loadSigningKey(pem);
+    } catch {
+      throw new Error("a PEM (PKCS#8) Ed25519 private key");
+    }
+  });
+  if ((broker.cert === undefined) !== (broker.key === undefined)) {
+    problems.push("broker.cert / broker.key: a client certificate needs its key (set both or neither)");
+  }
+  const anyTls = broker.ca !== undefined || broker.cert !== undefined || broker.key !== undefined;
+  if (anyTls && !TLS_URL.test(broker.url)) {
+    problems.push(
+      "broker.url (DXGATE_BROKER_URL): must be mqtts:// when broker.ca, broker.cert or broker.key is set",
+    );
+  }
+  const tls: BrokerTls = {
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+  };
+  return {
+    credentials: {
+      ...(anyTls ? { tls } : {}),
+      ...(signingKey ? { signingKey } : {}),
+    },
+    problems,
+  };
 }
 
 /** The serial devices to attach: `serial.devices` and `serial.attach` (DXGATE_SERIAL) together. */

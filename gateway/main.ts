@@ -25,7 +25,17 @@ try {
 }
 
 const log = createLogger({ name: "dxgate-gateway", level: config.log.level });
-const gateway = createGateway(config, { log });
+let gateway: ReturnType<typeof createGateway>;
+try {
+  gateway = createGateway(config, { log });
+} catch (error) {
+  // The broker's certificate or key files (checked at load) may have gone or changed since.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`dxgate gateway: refusing to start, ${error.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  throw error;
+}
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
