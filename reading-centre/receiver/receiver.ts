@@ -9,17 +9,28 @@
  *
  * The session is persistent (`clean: false`, MQTT 3.1.1 §3.1.2.4) so uploads published while the
  * receiver is reconnecting wait for it at the broker.
+ *
+ * Scale-out (an external broker with shared subscriptions, e.g. Mosquitto 2): with `sharedChunks`
+ * the chunks come through `$share/{group}/dxgate/v1/{county}/+/up/chunk`, so the broker hands each
+ * chunk to one member of the group (this process or a chunk-worker, all writing into the same
+ * staging directory), and the other kinds through plain subscriptions of their own (this process
+ * stays the single writer of the study index). aedes 1.x has no shared subscriptions (it would take
+ * `$share/...` as a literal topic that nothing is published to): the embedded broker keeps the
+ * default, one plain subscription to every kind.
  */
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "../../common/logger.ts";
 import {
   type DownKind,
   downTopic,
   encodeJsonMessage,
   type JsonMessage,
+  PROTOCOL_VERSION,
   ProtocolError,
   parseTopic,
   type SiteAddress,
+  TOPIC_ROOT,
+  UP_KINDS,
   type UpKind,
   upWildcard,
 } from "../../uploader/protocol/index.ts";
@@ -30,10 +41,43 @@ export interface ReceiverOptions {
   countyId: string;
   username?: string;
   password?: string;
-  handlers: Readonly<Record<UpKind, UpHandler>>;
+  /** A kind without a handler is not subscribed to (a chunk-worker handles chunks only). */
+  handlers: Readonly<Partial<Record<UpKind, UpHandler>>>;
+  /**
+   * Take chunks through the shared subscription of this group (`true`: "dxgate-rc"); only for a
+   * broker that has shared subscriptions. Default: off, one plain subscription.
+   */
+  sharedChunks?: boolean | string;
+  /** Default `dxgate-rc-receiver-{countyId}`; every process of a county needs its own. */
+  clientId?: string;
+  /** Default false: a persistent session, so uploads wait at the broker while this reconnects. */
+  clean?: boolean;
+  /** For an `mqtts://` broker: the CA that issued its certificate (default: the system's CAs). */
+  tls?: { ca?: Buffer };
   /** Called on every (re)connection, after the subscription is in place. */
   onConnected?: () => void;
   log: Logger;
+}
+
+/** The shared-subscription group of a county's receiver processes. */
+export const SHARED_CHUNK_GROUP = "dxgate-rc";
+
+/** The topic filters a receiver with these options subscribes to. */
+export function receiverFilters(
+  countyId: string,
+  kinds: readonly UpKind[],
+  sharedChunks: boolean | string = false,
+): string[] {
+  const group = sharedChunks === true ? SHARED_CHUNK_GROUP : sharedChunks || undefined;
+  const plain = group === undefined ? kinds : kinds.filter((k) => k !== "chunk");
+  const filters =
+    plain.length === UP_KINDS.length
+      ? [upWildcard(countyId)]
+      : plain.map((kind) => `${TOPIC_ROOT}/v${PROTOCOL_VERSION}/${countyId}/+/up/${kind}`);
+  if (group !== undefined && kinds.includes("chunk")) {
+    filters.push(`$share/${group}/${TOPIC_ROOT}/v1/${countyId}/+/up/chunk`);
+  }
+  return filters;
 }
 
 export class Receiver implements DownlinkPublisher {
@@ -48,7 +92,13 @@ export class Receiver implements DownlinkPublisher {
   }
 
   get clientId(): string {
-    return `dxgate-rc-receiver-${this.#options.countyId}`;
+    return this.#options.clientId ?? `dxgate-rc-receiver-${this.#options.countyId}`;
+  }
+
+  /** What this receiver subscribes to. */
+  get filters(): string[] {
+    const kinds = UP_KINDS.filter((kind) => this.#options.handlers[kind] !== undefined);
+    return receiverFilters(this.#options.countyId, kinds, this.#options.sharedChunks);
   }
 
   get connected(): boolean {
@@ -57,19 +107,25 @@ export class Receiver implements DownlinkPublisher {
 
   /** Connect; with `waitForConnection` resolve only once subscribed (else keep trying in the background). */
   async start(waitForConnection: boolean): Promise<void> {
-    const { url, username, password } = this.#options;
-    // mqtt.connect rather than connectAsync: handleMessage must be installed before the CONNACK, as a
-    // persistent session may deliver queued messages right after it.
-    const client = mqtt.connect(url, {
+    const { url, username, password, tls } = this.#options;
+    const options: IClientOptions = {
       protocolVersion: 4,
-      clean: false,
+      clean: this.#options.clean ?? false,
       clientId: this.clientId,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       resubscribe: false,
       ...(username === undefined ? {} : { username }),
       ...(password === undefined ? {} : { password }),
-    });
+    };
+    if (tls?.ca) {
+      options.ca = tls.ca;
+      options.rejectUnauthorized = true;
+    }
+    // mqtt.connect rather than connectAsync: handleMessage must be installed before the CONNACK, as a
+    // persistent session may deliver queued messages right after it. The URL may carry user:password;
+    // it is never logged.
+    const client = mqtt.connect(url, options);
     this.#client = client;
     client.handleMessage = (packet, callback) => {
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
@@ -118,12 +174,25 @@ export class Receiver implements DownlinkPublisher {
 
   async #subscribe(sessionPresent: boolean): Promise<void> {
     const client = this.#client!;
-    const filter = upWildcard(this.#options.countyId);
-    if (!sessionPresent) {
-      // Rejects when the broker refuses the filter (SUBACK 0x80, MQTT 3.1.1 §3.9.3), e.g. by its ACL.
-      await client.subscribeAsync(filter, { qos: 1 });
+    const wanted = this.filters;
+    // Subscribing again to a filter the session holds replaces it without interrupting the flow
+    // (MQTT 3.1.1 §3.8.4). Rejects when the broker refuses a filter (SUBACK 0x80, §3.9.3), e.g. by
+    // its ACL.
+    await client.subscribeAsync(wanted, { qos: 1 });
+    if (sessionPresent) {
+      // The session may have been made with other options (shared chunks switched on or off): drop,
+      // after the new ones are in place (no gap), the filters this receiver no longer wants, so no
+      // chunk keeps reaching it twice.
+      const { countyId, sharedChunks } = this.#options;
+      const every = [
+        upWildcard(countyId),
+        ...UP_KINDS.map((kind) => `${TOPIC_ROOT}/v${PROTOCOL_VERSION}/${countyId}/+/up/${kind}`),
+        ...receiverFilters(countyId, ["chunk"], sharedChunks || true),
+      ];
+      const stale = every.filter((f) => !wanted.includes(f));
+      await client.unsubscribeAsync(stale);
     }
-    this.#log.info({ sessionPresent }, "mqtt receiver connected");
+    this.#log.info({ sessionPresent, filters: wanted }, "mqtt receiver connected");
     this.#options.onConnected?.();
   }
 
@@ -134,8 +203,16 @@ export class Receiver implements DownlinkPublisher {
       return;
     }
     const site = { countyId: parsed.countyId, siteId: parsed.siteId };
+    const handler = this.#options.handlers[parsed.kind];
+    if (!handler) {
+      // A subscription left in the session by another configuration; the broker resends nothing.
+      this.#log.warn({ siteId: site.siteId, kind: parsed.kind, code: "NOT_HANDLED_HERE" }, "message dropped");
+      return;
+    }
     try {
-      await this.#options.handlers[parsed.kind](site, payload);
+      await handler(site, payload);
+      // Per message, at debug: which process of a scaled-out county handled what.
+      this.#log.debug({ siteId: site.siteId, kind: parsed.kind }, "message handled");
     } catch (error) {
       if (error instanceof ProtocolError) {
         this.#log.warn(
