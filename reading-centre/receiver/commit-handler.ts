@@ -1,7 +1,8 @@
 /**
- * `up/commit`: the box has sent every chunk of a transfer. The reading centre verifies and stores
- * what it can, records the study durably, and only then answers with a `commit-ack` listing what it
- * holds; the box deletes nothing it has not seen in `stored`.
+ * `up/commit`: the box has sent every chunk of a transfer it had to send. The reading centre checks
+ * the box's signature, verifies and stores what it can, records the study durably, and only then
+ * answers with a `commit-ack` listing what it holds; the box deletes nothing it has not seen in
+ * `stored`.
  *
  * Acks of recently completed transfers are remembered, so a commit redelivered by MQTT (QoS 1 is
  * at-least-once, MQTT 3.1.1 §4.3.2) is answered the same way instead of as an unknown transfer.
@@ -14,11 +15,13 @@ import {
 } from "../../uploader/protocol/index.ts";
 import { COMMIT_ERRORS } from "../errors.ts";
 import type { ReceiverContext, UpHandler } from "./context.ts";
-import { ingestTransfer } from "./ingest.ts";
+import { DEFAULT_INGEST_OPTIONS, type IngestOptions, ingestTransfer } from "./ingest.ts";
+import { checkSignature } from "./signature-policy.ts";
 
 const REMEMBERED_ACKS = 1000;
 
-export function commitHandler(ctx: ReceiverContext): UpHandler {
+export function commitHandler(ctx: ReceiverContext, options: Partial<IngestOptions> = {}): UpHandler {
+  const ingestOptions: IngestOptions = { ...DEFAULT_INGEST_OPTIONS, ...options };
   const completed = new Map<string, CommitAckMessage>();
 
   function answer(site: SiteAddress, ack: CommitAckMessage): void {
@@ -40,11 +43,21 @@ export function commitHandler(ctx: ReceiverContext): UpHandler {
 
   return async (site, payload) => {
     const commit = decodeJsonMessage(payload, "commit");
+    const signature = checkSignature(ctx, site, "commit", commit);
+    if (signature) return answer(site, errorAck(commit, signature.code, signature.message, [], []));
+
     const key = `${site.siteId}/${commit.transferId}`;
-    const transfer = ctx.staging.get(site.siteId, commit.transferId);
+    const transfer = await ctx.staging.read(site.siteId, commit.transferId);
     if (!transfer) {
       const remembered = completed.get(key);
       if (remembered) return answer(site, { ...remembered, sentAt: new Date().toISOString() });
+      const holder = await ctx.staging.siteHolding(site.siteId, commit.transferId);
+      if (holder !== undefined) {
+        ctx.log.warn(
+          { siteId: site.siteId, transferId: commit.transferId, code: "CROSS_SITE", otherSiteId: holder },
+          "commit refused",
+        );
+      }
       return answer(
         site,
         errorAck(
@@ -56,8 +69,8 @@ export function commitHandler(ctx: ReceiverContext): UpHandler {
         ),
       );
     }
+    const all = transfer.manifest.instances.map((i) => i.sopInstanceUid);
     if (commit.studyInstanceUid !== transfer.manifest.study.studyInstanceUid) {
-      const all = transfer.manifest.instances.map((i) => i.sopInstanceUid);
       return answer(
         site,
         errorAck(
@@ -69,10 +82,22 @@ export function commitHandler(ctx: ReceiverContext): UpHandler {
         ),
       );
     }
+    if (commit.manifestSha256 !== undefined && commit.manifestSha256 !== transfer.manifestSha256) {
+      return answer(
+        site,
+        errorAck(
+          commit,
+          COMMIT_ERRORS.COMMIT_MISMATCH,
+          "commit closes another manifest than the one received for this transfer",
+          [],
+          all,
+        ),
+      );
+    }
 
-    const { stored, missing } = await ingestTransfer(ctx, transfer);
+    const { stored, missing } = await ingestTransfer(ctx, transfer, ingestOptions);
     if (missing.length > 0) {
-      // Staging stays: the box resends in a new transfer, and the sweep removes this one later.
+      // Staged chunks stay: the box's next attempt is told what is held and resends only the rest.
       return answer(
         site,
         errorAck(
@@ -94,7 +119,7 @@ export function commitHandler(ctx: ReceiverContext): UpHandler {
       stored,
       missing: [],
     };
-    await ctx.staging.remove(transfer);
+    await ctx.staging.removeTransfer(transfer);
     completed.set(key, ack);
     if (completed.size > REMEMBERED_ACKS) completed.delete(completed.keys().next().value!);
     answer(site, ack);

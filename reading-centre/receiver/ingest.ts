@@ -1,10 +1,14 @@
 /**
- * Turning a committed transfer into stored instances: verify every staged file against the manifest
- * (size and SHA-256), fsync it, move it into the content store, and record the study durably.
- * Nothing is reported as stored before both the file and the index entry are on disk.
+ * Turning a committed transfer into stored instances: assemble each instance from its staged chunks,
+ * verify the whole file against the manifest's SHA-256, fsync it, move it into the content store,
+ * and record the study durably. Nothing is reported as stored before both the file and the index
+ * entry are on disk.
+ *
+ * Every verified instance is stored even when others are missing; the study record then says
+ * `complete: false` until a later commit brings the rest (the box resends only what is missing).
  */
-import { fsyncFile } from "../../common/durable-file.ts";
 import type { InstanceDescriptor, ManifestMessage } from "../../uploader/protocol/index.ts";
+import { coveredBytes } from "../../uploader/protocol/index.ts";
 import type { InstanceRecord, StudyRecord } from "../store/types.ts";
 import type { ReceiverContext } from "./context.ts";
 import type { StagedTransfer } from "./staging.ts";
@@ -14,17 +18,44 @@ export interface IngestResult {
   missing: string[];
 }
 
+export interface IngestOptions {
+  /**
+   * How long to wait for chunks still being written (by chunk workers of a scaled-out county) when
+   * ranges are missing at the commit: give up after `settleMs` without progress, or `maxWaitMs` in all.
+   */
+  settleMs: number;
+  maxWaitMs: number;
+  pollMs: number;
+}
+
+export const DEFAULT_INGEST_OPTIONS: Readonly<IngestOptions> = Object.freeze({
+  settleMs: 2000,
+  maxWaitMs: 10_000,
+  pollMs: 100,
+});
+
 type Outcome =
   | { held: true; record: InstanceRecord; replaced?: string }
-  | { held: false; reason: "absent" | "size" | "sha256" };
+  | { held: false; reason: "absent" | "incomplete" | "sha256" };
 
-export async function ingestTransfer(ctx: ReceiverContext, transfer: StagedTransfer): Promise<IngestResult> {
+export async function ingestTransfer(
+  ctx: ReceiverContext,
+  transfer: StagedTransfer,
+  options: IngestOptions = DEFAULT_INGEST_OPTIONS,
+): Promise<IngestResult> {
   const { siteId, manifest } = transfer;
   const existing = ctx.studies.get({ siteId, studyInstanceUid: manifest.study.studyInstanceUid });
   const held = new Map((existing?.instances ?? []).map((i) => [i.sopInstanceUid, i]));
   const result: IngestResult = { stored: [], missing: [] };
   const replacedShas: string[] = [];
   let changed = false;
+
+  // Content the store already has needs no staged bytes (see ingestInstance).
+  const toStage: InstanceDescriptor[] = [];
+  for (const descriptor of manifest.instances) {
+    if (!(await ctx.instances.has(descriptor.sha256, descriptor.size))) toStage.push(descriptor);
+  }
+  await awaitChunks(ctx, siteId, toStage, options);
 
   for (const descriptor of manifest.instances) {
     const outcome = await ingestInstance(ctx, transfer, descriptor, held.get(descriptor.sopInstanceUid));
@@ -61,33 +92,89 @@ export async function ingestTransfer(ctx: ReceiverContext, transfer: StagedTrans
   return result;
 }
 
+/**
+ * Wait (bounded) until every instance's bytes are staged. In one process chunks are handled before
+ * the commit that follows them, so this returns at once or after `settleMs`; with chunk workers,
+ * the last chunks may still be on their way to disk when the commit arrives.
+ */
+async function awaitChunks(
+  ctx: ReceiverContext,
+  siteId: string,
+  instances: InstanceDescriptor[],
+  options: IngestOptions,
+): Promise<void> {
+  const started = Date.now();
+  let lastProgress = started;
+  let best = -1;
+  for (;;) {
+    let covered = 0;
+    let complete = true;
+    for (const instance of instances) {
+      const bytes = coveredBytes(await ctx.staging.held(siteId, instance));
+      covered += bytes;
+      if (bytes < instance.size) complete = false;
+    }
+    const now = Date.now();
+    if (complete) return;
+    if (covered > best) {
+      if (best >= 0) lastProgress = now;
+      best = covered;
+    }
+    if (now - lastProgress >= options.settleMs || now - started >= options.maxWaitMs) {
+      ctx.log.debug({ siteId, waitedMs: now - started }, "commit: ranges still missing after waiting");
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs));
+  }
+}
+
 async function ingestInstance(
   ctx: ReceiverContext,
   transfer: StagedTransfer,
   descriptor: InstanceDescriptor,
   current: InstanceRecord | undefined,
 ): Promise<Outcome> {
+  const { siteId } = transfer;
   const { sha256, size } = descriptor;
   // Idempotent: the same content already recorded for this instance counts as stored, once.
   if (current && current.sha256 === sha256 && (await ctx.instances.has(sha256, size))) {
     return { held: true, record: current };
   }
-  const staged = await ctx.staging.digest(transfer, descriptor.sopInstanceUid);
   const replaced = current && current.sha256 !== sha256 ? current.sha256 : undefined;
   const record = toRecord(descriptor);
-  if (staged && staged.size === size && staged.sha256 === sha256) {
-    const part = ctx.staging.partPath(transfer, descriptor.sopInstanceUid);
-    await fsyncFile(part);
-    await ctx.instances.adopt(part, sha256);
-    return replaced ? { held: true, record, replaced } : { held: true, record };
-  }
+  const stored = replaced ? { held: true as const, record, replaced } : { held: true as const, record };
   // The content store may already hold these exact bytes (an earlier transfer stored the file but
   // stopped before its index entry; or another site sent the same file): the name proves the content.
   if (await ctx.instances.has(sha256, size)) {
-    return replaced ? { held: true, record, replaced } : { held: true, record };
+    await ctx.staging.removeContent(siteId, descriptor);
+    return stored;
   }
-  if (!staged) return { held: false, reason: "absent" };
-  return { held: false, reason: staged.size !== size ? "size" : "sha256" };
+  const assembled = await ctx.staging.assemble(siteId, descriptor);
+  if (assembled.status === "ok") {
+    await ctx.instances.adopt(assembled.path, sha256);
+    await ctx.staging.removeContent(siteId, descriptor);
+    return stored;
+  }
+  if (assembled.status === "gap") {
+    const heldBytes = coveredBytes(await ctx.staging.held(siteId, descriptor));
+    return { held: false, reason: heldBytes === 0 ? "absent" : "incomplete" };
+  }
+  // The pieces do not add up: find the chunks that are not what their names say, and drop them.
+  const { bad, removedBytes } = await ctx.staging.discardBadChunks(siteId, descriptor);
+  ctx.log.warn(
+    {
+      siteId,
+      transferId: transfer.transferId,
+      sopInstanceUid: descriptor.sopInstanceUid,
+      code: "CONTENT_MISMATCH",
+      badChunks: bad,
+      removedBytes,
+    },
+    bad > 0
+      ? "staged chunks failed verification, removed"
+      : "staged chunks do not make the file, all removed",
+  );
+  return { held: false, reason: "sha256" };
 }
 
 function toRecord(descriptor: InstanceDescriptor): InstanceRecord {

@@ -3,7 +3,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import mqtt from "mqtt";
-import { encodeChunk, upTopic } from "../../uploader/protocol/index.ts";
+import { encodeChunk, type ManifestAckMessage, upTopic } from "../../uploader/protocol/index.ts";
 import { FakeBox, makeStudy } from "../testing/box.ts";
 import { disposeRc, type RunningRc, startRc, waitUntil } from "../testing/harness.ts";
 
@@ -31,8 +31,21 @@ async function worklistFor(studyInstanceUid: string): Promise<Summary[]> {
 
 async function countFiles(dir: string): Promise<number> {
   let n = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) if (entry.isFile()) n++;
+  try {
+    for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) if (entry.isFile()) n++;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
   return n;
+}
+
+/** Wait until the receiver has written `n` staged files under `dir` (publishing only reaches the broker). */
+async function waitForFiles(dir: string, n: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while ((await countFiles(dir)) < n) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${n} files in ${dir}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 test("a study sent as manifest + chunks + commit is stored, listed and served byte for byte", async () => {
@@ -54,8 +67,9 @@ test("a study sent as manifest + chunks + commit is stored, listed and served by
       assert.equal(response.headers.get("content-type"), "application/dicom");
       assert.ok(response.bytes.equals(instance.bytes));
     }
-    // Staging is cleaned once the commit succeeded.
-    assert.deepEqual(await readdir(join(rc.dataDir, "staging", "site-a")), []);
+    // Staging is cleaned once the commit succeeded: no transfer record, no staged content.
+    assert.deepEqual(await readdir(join(rc.dataDir, "staging", "site-a", "transfers")), []);
+    assert.deepEqual(await readdir(join(rc.dataDir, "staging", "site-a", "content")), []);
   } finally {
     await box.end();
   }
@@ -79,7 +93,7 @@ test("the same study delivered twice is stored once", async () => {
   }
 });
 
-test("a corrupted chunk leaves its instance missing, and a resend repairs it", async () => {
+test("a chunk corrupted on the way is refused, its instance missing, and a resend of just that chunk repairs it", async () => {
   const box = await FakeBox.connect(rc.mqttPort, "site-corrupt");
   try {
     const study = makeStudy({ sizes: [6000, 7000, 8000] });
@@ -89,10 +103,29 @@ test("a corrupted chunk leaves its instance missing, and a resend repairs it", a
     assert.equal(ack.error?.code, "INCOMPLETE");
     assert.deepEqual(ack.missing, [bad.descriptor.sopInstanceUid]);
     assert.equal(ack.stored.length, 2);
-    assert.equal((await worklistFor(study.study.studyInstanceUid))[0]?.instanceCount, 2);
+    // Part-stored: not on the worklist until complete.
+    assert.deepEqual(await worklistFor(study.study.studyInstanceUid), []);
+    assert.ok(
+      rc.logs.find("malformed message dropped", { kind: "chunk", code: "PROTO_CHUNK_CORRUPT" }).length >= 1,
+    );
 
     const resend = await box.sendStudy(study);
     assert.equal(resend.status, "ok");
+    // The county listed everything but the refused chunk as held, so only that one went again.
+    const manifestAck = box.received.findLast((r) => r.kind === "manifest-ack")!
+      .message as ManifestAckMessage;
+    assert.equal(manifestAck.transferId, resend.transferId);
+    assert.deepEqual(manifestAck.held, [
+      [0, 0, 6000],
+      [1, 4096, 7000],
+      [2, 0, 8000],
+    ]);
+    assert.deepEqual(
+      box.sent
+        .filter((c) => c.transferId === resend.transferId)
+        .map((c) => [c.sopInstanceUid, c.offset, c.length]),
+      [[bad.descriptor.sopInstanceUid, 0, 4096]],
+    );
     assert.equal((await worklistFor(study.study.studyInstanceUid))[0]?.instanceCount, 3);
     const response = await rc.api("GET", `/api/instances/${bad.descriptor.sopInstanceUid}`, { token });
     assert.ok(response.bytes.equals(bad.bytes));
@@ -166,9 +199,12 @@ test("malformed or unknown messages are dropped without harm", async () => {
 });
 
 test("an oversized publish closes that connection only; the reading centre keeps working", async () => {
+  const credentials = await rc.addBox("rogue");
   const rogue = await mqtt.connectAsync(`mqtt://127.0.0.1:${rc.mqttPort}`, {
     protocolVersion: 4,
-    clientId: "rogue",
+    clientId: credentials.clientId,
+    username: credentials.username,
+    password: credentials.password,
     reconnectPeriod: 0,
   });
   const closed = new Promise<void>((resolve) => rogue.once("close", () => resolve()));
@@ -222,6 +258,8 @@ test("a transfer survives a reading-centre restart between its manifest and its 
   await box1.sendManifest(study, "t-restart");
   await box1.sendChunks(study, "t-restart", { only: (_sop, offset) => offset === 0 });
   await waitUntil(() => first.logs.find("transfer started").length === 1);
+  const content = join(first.dataDir, "staging", "site-restart", "content");
+  await waitForFiles(content, 2);
   await box1.end();
   await first.stop();
 

@@ -88,7 +88,12 @@ export class ReportOutbox {
       const ack = decodeJsonMessage(payload, "report-ack");
       const study = this.#options.studies.findByReportId(ack.reportId);
       const fields = { siteId: site.siteId, reportId: ack.reportId, studyInstanceUid: ack.studyInstanceUid };
-      if (!study?.report || study.siteId !== site.siteId) {
+      if (study?.report && study.siteId !== site.siteId) {
+        // A box acknowledging another site's report: never let it end that site's delivery.
+        this.#log.warn({ ...fields, code: "CROSS_SITE", otherSiteId: study.siteId }, "report-ack refused");
+        return;
+      }
+      if (!study?.report) {
         this.#log.warn({ ...fields, code: "UNKNOWN_REPORT" }, "report-ack dropped");
         return;
       }

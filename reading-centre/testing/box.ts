@@ -2,21 +2,28 @@
  * Test support (not a test file): a box as the reading centre sees it, a real mqtt.js client that
  * speaks the transfer protocol with the protocol module's own encoders.
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, type KeyObject, randomBytes, randomUUID } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
 import {
+  type ByteRange,
   type CommitAckMessage,
+  type CommitMessage,
+  chunkRanges,
   downWildcard,
   encodeChunk,
   encodeJsonMessage,
   encodePreview,
+  type HeldRange,
   type InstanceDescriptor,
   type JsonMessage,
+  type ManifestAckMessage,
   type ManifestMessage,
+  missingRanges,
   type PreviewHeader,
   parseTopic,
   type ReportMessage,
   type StudyDescriptor,
+  signMessage,
   type UpKind,
   upTopic,
 } from "../../uploader/protocol/index.ts";
@@ -130,9 +137,15 @@ export class FakeBox {
   readonly countyId: string;
   readonly client: MqttClient;
   readonly received: Received[] = [];
+  /** Every chunk this box published, in order. */
+  readonly sent: Array<{ transferId: string; sopInstanceUid: string; offset: number; length: number }> = [];
+  readonly #manifestShas = new Map<string, string>();
+  /** The key the county registered for this site, if any: manifests and commits are signed with it. */
+  signingKey: KeyObject | undefined;
 
-  private constructor(client: MqttClient, siteId: string, countyId: string) {
+  private constructor(client: MqttClient, siteId: string, countyId: string, signingKey?: KeyObject) {
     this.client = client;
+    this.signingKey = signingKey;
     this.siteId = siteId;
     this.countyId = countyId;
     client.on("message", (topic, payload) => {
@@ -187,55 +200,128 @@ export class FakeBox {
     await this.publish("preview", encodePreview(header, data));
   }
 
-  async sendManifest(study: TestStudy, transferId: string, chunkSize = 4096): Promise<void> {
-    await this.publish("manifest", encodeJsonMessage(manifestOf(study, transferId, chunkSize)));
+  /** Publish a manifest (signed with `key` when given); resolves with the SHA-256 of its payload. */
+  async sendManifest(
+    study: TestStudy,
+    transferId: string,
+    chunkSize = 4096,
+    options: { key?: KeyObject | null; edit?: (m: ManifestMessage) => ManifestMessage } = {},
+  ): Promise<string> {
+    let manifest = manifestOf(study, transferId, chunkSize);
+    const key = options.key === undefined ? this.signingKey : options.key;
+    if (key) manifest = signMessage(this.#topic("manifest"), manifest, key);
+    if (options.edit) manifest = options.edit(manifest);
+    const payload = encodeJsonMessage(manifest);
+    const sha = createHash("sha256").update(payload).digest("hex");
+    this.#manifestShas.set(transferId, sha);
+    await this.publish("manifest", payload);
+    return sha;
   }
 
+  waitManifestAck(transferId: string, timeoutMs = 5000): Promise<ManifestAckMessage> {
+    return this.waitFor<ManifestAckMessage>("manifest-ack", (m) => m.transferId === transferId, {
+      timeoutMs,
+    });
+  }
+
+  /**
+   * Publish chunks of every instance: all of it, or (with `held`, a manifest-ack's list) only what
+   * is missing, cut at `chunkSize` like the real uploader. `corrupt` flips a byte of that instance's
+   * first chunk after its SHA-256 was taken (damage on the way: the county must refuse it);
+   * `only` filters by instance and offset. Every chunk published is appended to `sent`.
+   */
   async sendChunks(
     study: TestStudy,
     transferId: string,
-    options: { chunkSize?: number; corrupt?: string; only?: (sop: string, offset: number) => boolean } = {},
+    options: {
+      chunkSize?: number;
+      corrupt?: string;
+      only?: (sop: string, offset: number) => boolean;
+      held?: HeldRange[];
+    } = {},
   ): Promise<void> {
     const chunkSize = options.chunkSize ?? 4096;
-    for (const instance of study.instances) {
+    for (const [index, instance] of study.instances.entries()) {
       const sop = instance.descriptor.sopInstanceUid;
-      for (let offset = 0; offset < instance.bytes.length; offset += chunkSize) {
+      const held: ByteRange[] = (options.held ?? [])
+        .filter(([i]) => i === index)
+        .map(([, start, end]) => [start, end]);
+      let first = true;
+      for (const [offset, length] of chunkRanges(missingRanges(instance.bytes.length, held), chunkSize)) {
         if (options.only && !options.only(sop, offset)) continue;
-        const data = Buffer.from(instance.bytes.subarray(offset, offset + chunkSize));
-        if (options.corrupt === sop && offset === 0) data[0] = data[0]! ^ 0xff;
-        await this.publish("chunk", encodeChunk({ transferId, sopInstanceUid: sop, offset }, data));
+        const data = Buffer.from(instance.bytes.subarray(offset, offset + length));
+        const sha256 = createHash("sha256").update(data).digest("hex");
+        if (options.corrupt === sop && first) data[0] = data[0]! ^ 0xff;
+        first = false;
+        await this.publish("chunk", encodeChunk({ transferId, sopInstanceUid: sop, offset, sha256 }, data));
+        this.sent.push({ transferId, sopInstanceUid: sop, offset, length });
       }
     }
   }
 
-  async sendCommit(study: TestStudy, transferId: string): Promise<CommitAckMessage> {
-    await this.publish(
-      "commit",
-      encodeJsonMessage({
-        v: 1,
-        type: "commit",
-        sentAt: new Date().toISOString(),
-        transferId,
-        studyInstanceUid: study.study.studyInstanceUid,
-        instanceCount: study.instances.length,
-      }),
-    );
-    return this.waitFor<CommitAckMessage>("commit-ack", (m) => m.transferId === transferId);
+  /** Publish the commit (with the manifest's SHA-256, signed with `key` when given) and wait for its ack. */
+  async sendCommit(
+    study: TestStudy,
+    transferId: string,
+    options: { key?: KeyObject | null; manifestSha256?: string; timeoutMs?: number } = {},
+  ): Promise<CommitAckMessage> {
+    const manifestSha256 = options.manifestSha256 ?? this.#manifestShas.get(transferId);
+    let commit: CommitMessage = {
+      v: 1,
+      type: "commit",
+      sentAt: new Date().toISOString(),
+      transferId,
+      studyInstanceUid: study.study.studyInstanceUid,
+      instanceCount: study.instances.length,
+      ...(manifestSha256 === undefined ? {} : { manifestSha256 }),
+    };
+    const key = options.key === undefined ? this.signingKey : options.key;
+    if (key) commit = signMessage(this.#topic("commit"), commit, key);
+    await this.publish("commit", encodeJsonMessage(commit));
+    return this.waitFor<CommitAckMessage>("commit-ack", (m) => m.transferId === transferId, {
+      timeoutMs: options.timeoutMs ?? 8000,
+    });
   }
 
-  /** Manifest, every chunk, commit: one whole upload attempt; resolves with the commit-ack. */
+  /**
+   * One whole upload attempt, like the real box: manifest, wait for the manifest-ack, only the
+   * missing ranges at the negotiated chunk size, commit; resolves with the commit-ack. A refused
+   * manifest resolves with a commit-ack-shaped error carrying the manifest-ack's code, no commit sent.
+   * `waitForAck: false` behaves like a box that predates the manifest-ack (sends everything).
+   */
   async sendStudy(
     study: TestStudy,
-    options: { corrupt?: string; chunkSize?: number } = {},
+    options: { corrupt?: string; chunkSize?: number; key?: KeyObject | null; waitForAck?: boolean } = {},
   ): Promise<CommitAckMessage> {
     const transferId = `t-${randomUUID()}`;
-    const chunkSize = options.chunkSize ?? 4096;
-    await this.sendManifest(study, transferId, chunkSize);
+    let chunkSize = options.chunkSize ?? 4096;
+    const signing = options.key === undefined ? {} : { key: options.key };
+    await this.sendManifest(study, transferId, chunkSize, signing);
+    let held: HeldRange[] = [];
+    if (options.waitForAck !== false) {
+      const ack = await this.waitManifestAck(transferId);
+      if (ack.status !== "ok") {
+        return {
+          v: 1,
+          type: "commit-ack",
+          sentAt: ack.sentAt,
+          transferId,
+          studyInstanceUid: study.study.studyInstanceUid,
+          status: "error",
+          stored: [],
+          missing: [],
+          error: ack.error ?? { code: "UPLOAD_REFUSED", message: "manifest refused" },
+        };
+      }
+      chunkSize = ack.chunkSize;
+      held = ack.held;
+    }
     await this.sendChunks(study, transferId, {
       chunkSize,
+      held,
       ...(options.corrupt ? { corrupt: options.corrupt } : {}),
     });
-    return this.sendCommit(study, transferId);
+    return this.sendCommit(study, transferId, signing);
   }
 
   async ackReport(report: ReportMessage, status: "ok" | "error" = "ok"): Promise<void> {
@@ -259,6 +345,10 @@ export class FakeBox {
       encodeJsonMessage({ v: 1, type: "status", sentAt: new Date().toISOString(), online, queueDepth }),
       { retain: true },
     );
+  }
+
+  #topic(kind: UpKind): string {
+    return upTopic({ countyId: this.countyId, siteId: this.siteId }, kind);
   }
 
   async end(): Promise<void> {
