@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
 import { silentLogger } from "../common/logger.ts";
 import { createUploader, type UploaderOptions } from "./index.ts";
@@ -19,6 +20,9 @@ test("defaults", () => {
   assert.equal(resolved.chunkSize, 256 * 1024);
   assert.equal(resolved.window, 8);
   assert.equal(resolved.ackTimeoutMs, 60_000);
+  assert.equal(resolved.manifestAckTimeoutMs, 15_000);
+  assert.equal(resolved.tls, undefined);
+  assert.equal(resolved.signingKey, undefined);
   assert.deepEqual(resolved.reconnect, { baseMs: 1000, maxMs: 60_000 });
   assert.deepEqual(resolved.retry, { baseMs: 2000, maxMs: 300_000 });
   assert.equal(resolved.statusIntervalMs, 60_000);
@@ -74,4 +78,13 @@ test("a bandwidth budget is checked by field", () => {
       }),
     /bandwidth\.schedule\[0\]\.from/,
   );
+});
+
+test("the signing key must be an Ed25519 private key; manifestAckTimeoutMs is checked by name", () => {
+  const ed = generateKeyPairSync("ed25519");
+  assert.equal(resolveOptions({ ...base, signingKey: ed.privateKey }).signingKey, ed.privateKey);
+  assert.throws(() => resolveOptions({ ...base, signingKey: ed.publicKey }), /signingKey/);
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  assert.throws(() => resolveOptions({ ...base, signingKey: ec.privateKey }), /signingKey/);
+  assert.throws(() => resolveOptions({ ...base, manifestAckTimeoutMs: 0 }), /manifestAckTimeoutMs/);
 });
