@@ -271,3 +271,130 @@ describe("npm run mosquitto-config", () => {
     );
   });
 });
+
+/** A throwaway county PKI made with the openssl CLI: CA, server (IP 127.0.0.1), box certificates by CN. */
+async function makePki(dir: string, boxes: string[]): Promise<Record<string, string>> {
+  const ssl = (...args: string[]) => run("openssl", args, { cwd: dir });
+  const key = (name: string) =>
+    ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
+  const issue = async (name: string, cn: string, ca: string, ext?: string) => {
+    await key(name);
+    await ssl("req", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-out", `${name}.csr`);
+    const extArgs = ext ? ["-extfile", ext] : [];
+    await ssl(
+      ...["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial"],
+      ...["-days", "2", "-sha256", "-out", `${name}.crt`, ...extArgs],
+    );
+  };
+  for (const ca of ["ca", "other-ca"]) {
+    await key(ca);
+    await ssl(
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      `${ca}.key`,
+      "-sha256",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${ca}`,
+      "-out",
+      `${ca}.crt`,
+    );
+  }
+  await writeFile(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
+  await issue("server", "county broker", "ca", "server.ext");
+  for (const site of boxes) await issue(site, site, "ca");
+  await issue("stranger", "site-a", "other-ca");
+  return Object.fromEntries(["ca", "server", "stranger", ...boxes].map((n) => [n, join(dir, n)]));
+}
+
+describe("a county's mosquitto with mutual TLS", { skip: SKIP_WITHOUT_MOSQUITTO }, () => {
+  test("a box's certificate CN is its username for the ACL; no certificate, or another CA's, gets nothing", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "dxgate-mq-tls-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const pki = await makePki(dir, ["site-a", "site-b", "site-c"]);
+    const files = generateMosquittoFiles({
+      countyId: COUNTY,
+      registry: {
+        version: 1,
+        boxes: {
+          "site-a": { siteId: "site-a" },
+          "site-b": { siteId: "site-b" },
+          "site-c": { siteId: "site-c", disabled: true },
+        },
+      },
+      receiver: { passwordHash: mosquittoPasswordHash("rc-pw") },
+    });
+    assert.deepEqual(files.certificateOnly, ["site-a", "site-b"]);
+    await writeFile(join(dir, "passwd"), files.passwords, { mode: 0o600 });
+    await writeFile(join(dir, "acl"), files.acl);
+    const broker = await startMosquitto({
+      passwordFile: join(dir, "passwd"),
+      aclFile: join(dir, "acl"),
+      tls: {
+        cert: `${pki.server}.crt`,
+        key: `${pki.server}.key`,
+        ca: `${pki.ca}.crt`,
+        requireCertificate: true,
+      },
+    });
+    t.after(() => broker.stop());
+    const clients: MqttClient[] = [];
+    t.after(() => Promise.all(clients.map((c) => c.endAsync(true))));
+    const ca = await readFile(`${pki.ca}.crt`);
+    const tlsLogin = async (name: string | undefined, serverCa = ca) => {
+      const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${broker.tlsPort}`, {
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+        ca: serverCa,
+        rejectUnauthorized: true,
+        ...(name ? { cert: await readFile(`${name}.crt`), key: await readFile(`${name}.key`) } : {}),
+      });
+      clients.push(client);
+      return client;
+    };
+
+    await assert.rejects(tlsLogin(undefined), "no client certificate");
+    await assert.rejects(tlsLogin(pki.stranger), "a certificate for site-a from another CA");
+    await assert.rejects(
+      tlsLogin(pki["site-a"], await readFile(`${pki.stranger}.crt`)),
+      "the box checks the server",
+    );
+
+    const receiver = await connect(broker.port, RECEIVER_USERNAME, "rc-pw");
+    const atReceiver = collect(receiver);
+    await receiver.subscribeAsync(`dxgate/v1/${COUNTY}/+/up/#`, { qos: 1 });
+    const boxA = await tlsLogin(pki["site-a"]);
+    const boxB = await tlsLogin(pki["site-b"]);
+    const boxC = await tlsLogin(pki["site-c"]);
+    const atA = collect(boxA);
+    const atB = collect(boxB);
+    const atC = collect(boxC);
+    await boxA.subscribeAsync([down("site-a", "+"), down("site-b", "+")], { qos: 1 });
+    await boxB.subscribeAsync(down("site-b", "+"), { qos: 1 });
+    await boxC.subscribeAsync(down("site-c", "+"), { qos: 1 });
+    await boxA.publishAsync(up("site-a", "chunk"), "a-own", { qos: 1 });
+    await boxA.publishAsync(up("site-b", "chunk"), "a-as-b", { qos: 1 });
+    await boxC.publishAsync(up("site-c", "chunk"), "c-disabled", { qos: 1 });
+    await receiver.publishAsync(down("site-a", "report"), "report-for-a", { qos: 1 });
+    await receiver.publishAsync(down("site-b", "report"), "report-for-b", { qos: 1 });
+    await receiver.publishAsync(down("site-c", "report"), "report-for-c", { qos: 1 });
+    await sleep(500);
+    assert.deepEqual(
+      atReceiver.map((m) => m.payload),
+      ["a-own"],
+    );
+    assert.deepEqual(
+      atA.map((m) => m.payload),
+      ["report-for-a"],
+    );
+    assert.deepEqual(
+      atB.map((m) => m.payload),
+      ["report-for-b"],
+    );
+    assert.deepEqual(atC, [], "a disabled box's certificate still verifies, but every topic is denied");
+  });
+});

@@ -5,13 +5,26 @@
  * leaves no broker behind.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type MosquittoListener, mosquittoConf } from "../../reading-centre/broker/mosquitto-config.ts";
+import mqtt from "mqtt";
+import {
+  type BoxRegistryFile,
+  boxHash,
+  generateMosquittoFiles,
+  type MosquittoListener,
+  mosquittoConf,
+  mosquittoPasswordHash,
+  RECEIVER_USERNAME,
+  readBoxRegistry,
+  verifyMosquittoPassword,
+} from "../../reading-centre/broker/mosquitto-config.ts";
+import { type RunningProcess, startProcess } from "./processes.ts";
 
 export const MOSQUITTO_BIN = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"].find(
   existsSync,
@@ -75,6 +88,10 @@ export async function startMosquitto(options: {
   const output: string[] = [];
   child.stderr!.on("data", (data: Buffer) => output.push(...data.toString().split("\n").filter(Boolean)));
   const exited = once(child, "exit");
+  // Should this test process end without its teardown (a crash), the broker goes with it.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  exited.then(() => process.off("exit", killOnExit));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGKILL");
@@ -103,4 +120,146 @@ export async function startMosquitto(options: {
     reload: () => child.kill("SIGHUP"),
     stop,
   };
+}
+
+/** A county's Mosquitto: its files generated from the reading centre's box registry. */
+export interface CountyMosquitto {
+  broker: RunningMosquitto;
+  port: number;
+  /** What the reading centre (and chunk workers) connect with: the receiver user in the URL. */
+  receiverUrl: string;
+  /**
+   * Regenerate the password and ACL files from the registry (as `npm run mosquitto-config` does),
+   * make mosquitto reload them, and wait until `login` (if given) is let in.
+   */
+  sync(login?: { username: string; password: string }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startCountyMosquitto(rcDataDir: string, countyId = "county"): Promise<CountyMosquitto> {
+  const dir = await mkdtemp(join(tmpdir(), "dxgate-county-mq-"));
+  const passwordFile = join(dir, "passwd");
+  const aclFile = join(dir, "acl");
+  const receiverPassword = randomBytes(18).toString("base64url");
+  const receiverHash = mosquittoPasswordHash(receiverPassword);
+  const write = async () => {
+    const files = generateMosquittoFiles({
+      countyId,
+      registry: await readBoxRegistry(rcDataDir),
+      receiver: { username: RECEIVER_USERNAME, passwordHash: receiverHash },
+    });
+    await writeFile(passwordFile, files.passwords, { mode: 0o600 });
+    await writeFile(aclFile, files.acl);
+  };
+  await write();
+  let broker: RunningMosquitto;
+  try {
+    broker = await startMosquitto({ passwordFile, aclFile });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const port = broker.port;
+  return {
+    broker,
+    port,
+    receiverUrl: `mqtt://${RECEIVER_USERNAME}:${receiverPassword}@127.0.0.1:${port}`,
+    async sync(login) {
+      await write();
+      broker.reload();
+      if (!login) return;
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          const probe = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+            protocolVersion: 4,
+            username: login.username,
+            password: login.password,
+            reconnectPeriod: 0,
+            connectTimeout: 2000,
+          });
+          await probe.endAsync(true);
+          return;
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+    async stop() {
+      await broker.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Until add-box records a Mosquitto-format hash of the password it makes (the registry keeps only
+ * scrypt, which Mosquitto cannot check): add `mosquittoPassword` to the box's registry entry from the
+ * password add-box handed out. A no-op once the entry has one.
+ */
+export async function recordMosquittoHash(
+  rcDataDir: string,
+  siteId: string,
+  password: string,
+): Promise<void> {
+  const path = join(rcDataDir, "boxes.json");
+  const registry = JSON.parse(await readFile(path, "utf8")) as BoxRegistryFile;
+  const box = registry.boxes[siteId];
+  if (!box) throw new Error(`no box ${siteId} in ${path}`);
+  if (boxHash(box) !== undefined && verifyMosquittoPassword(password, boxHash(box)!)) return;
+  box.mosquittoPassword = mosquittoPasswordHash(password);
+  await writeFile(`${path}.tmp`, JSON.stringify(registry, null, 1));
+  await rename(`${path}.tmp`, path);
+}
+
+/**
+ * The reading centre as a process on the county's Mosquitto (no embedded broker): demo mode, HTTP on
+ * a free port; resolves once its receiver is subscribed. `env` adds or overrides variables.
+ */
+export async function startReadingCentreOnMosquitto(
+  dataDir: string,
+  mosquitto: CountyMosquitto,
+  env: Record<string, string> = {},
+): Promise<RunningProcess> {
+  const rc = await startProcess(
+    "reading-centre/main.ts",
+    {
+      DXGATE_RC_DATA_DIR: dataDir,
+      DXGATE_RC_HTTP_PORT: "0",
+      DXGATE_RC_HTTP_HOST: "127.0.0.1",
+      DXGATE_RC_DEMO: "1",
+      DXGATE_RC_REPORT_RETRY_MS: "1000",
+      DXGATE_RC_BROKER_URL: mosquitto.receiverUrl,
+      ...env,
+    },
+    ["http"],
+  );
+  try {
+    await rc.waitForLine((l) => l.msg === "mqtt receiver connected", 20_000);
+  } catch (error) {
+    await rc.stop();
+    throw error;
+  }
+  return rc;
+}
+
+/** A chunk worker process (reading-centre/chunk-worker.ts) on the county's Mosquitto; resolves once subscribed. */
+export async function startChunkWorker(
+  dataDir: string,
+  mosquitto: CountyMosquitto,
+  env: Record<string, string> = {},
+): Promise<RunningProcess> {
+  const worker = await startProcess(
+    "reading-centre/chunk-worker.ts",
+    { DXGATE_RC_DATA_DIR: dataDir, DXGATE_RC_BROKER_URL: mosquitto.receiverUrl, ...env },
+    [],
+  );
+  try {
+    await worker.waitForLine((l) => l.msg === "mqtt receiver connected", 20_000);
+  } catch (error) {
+    await worker.stop();
+    throw error;
+  }
+  return worker;
 }
