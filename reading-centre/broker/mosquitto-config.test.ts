@@ -215,6 +215,33 @@ describe("a county's mosquitto configured from the box registry", { skip: SKIP_W
       ["report-for-b"],
       "B got its report and none forged by A",
     );
+
+    // A takes over B's persistent session by its client id (Mosquitto does not tie client ids to
+    // usernames): the session's subscription to B's topics comes along, B's queued report does not.
+    const bSession = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+      protocolVersion: 4,
+      clean: false,
+      clientId: "dxgate-box-county-site-b",
+      username: "site-b",
+      password: secrets.b,
+      reconnectPeriod: 0,
+    });
+    await bSession.subscribeAsync(down("site-b", "+"), { qos: 1 });
+    await bSession.endAsync();
+    await receiver.publishAsync(down("site-b", "report"), "queued-for-b", { qos: 1 });
+    const thief = mqtt.connect(`mqtt://127.0.0.1:${broker.port}`, {
+      protocolVersion: 4,
+      clean: false,
+      clientId: "dxgate-box-county-site-b",
+      username: "site-a",
+      password: secrets.a,
+      reconnectPeriod: 0,
+    });
+    clients.push(thief);
+    const stolen = collect(thief);
+    await new Promise((resolve) => thief.once("connect", resolve));
+    await sleep(500);
+    assert.deepEqual(stolen, [], "A in B's session reads nothing of B's");
   });
 });
 
