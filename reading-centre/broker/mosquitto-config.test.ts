@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
-import { SKIP_WITHOUT_MOSQUITTO, startMosquitto } from "../../test/support/mosquitto.ts";
+import { makeTestPki, SKIP_WITHOUT_MOSQUITTO, startMosquitto } from "../../test/support/mosquitto.ts";
 import {
   type BoxRegistryFile,
   generateMosquittoFiles,
@@ -299,49 +299,11 @@ describe("npm run mosquitto-config", () => {
   });
 });
 
-/** A throwaway county PKI made with the openssl CLI: CA, server (IP 127.0.0.1), box certificates by CN. */
-async function makePki(dir: string, boxes: string[]): Promise<Record<string, string>> {
-  const ssl = (...args: string[]) => run("openssl", args, { cwd: dir });
-  const key = (name: string) =>
-    ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
-  const issue = async (name: string, cn: string, ca: string, ext?: string) => {
-    await key(name);
-    await ssl("req", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-out", `${name}.csr`);
-    const extArgs = ext ? ["-extfile", ext] : [];
-    await ssl(
-      ...["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial"],
-      ...["-days", "2", "-sha256", "-out", `${name}.crt`, ...extArgs],
-    );
-  };
-  for (const ca of ["ca", "other-ca"]) {
-    await key(ca);
-    await ssl(
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      `${ca}.key`,
-      "-sha256",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${ca}`,
-      "-out",
-      `${ca}.crt`,
-    );
-  }
-  await writeFile(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
-  await issue("server", "county broker", "ca", "server.ext");
-  for (const site of boxes) await issue(site, site, "ca");
-  await issue("stranger", "site-a", "other-ca");
-  return Object.fromEntries(["ca", "server", "stranger", ...boxes].map((n) => [n, join(dir, n)]));
-}
-
 describe("a county's mosquitto with mutual TLS", { skip: SKIP_WITHOUT_MOSQUITTO }, () => {
   test("a box's certificate CN is its username for the ACL; no certificate, or another CA's, gets nothing", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "dxgate-mq-tls-"));
     t.after(() => rm(dir, { recursive: true, force: true }));
-    const pki = await makePki(dir, ["site-a", "site-b", "site-c"]);
+    const pki = await makeTestPki(dir, ["site-a", "site-b", "site-c"]);
     const files = generateMosquittoFiles({
       countyId: COUNTY,
       registry: {

@@ -4,7 +4,7 @@
  * with a TLS listener. Killed on `stop()`; callers register that with `t.after` so a failing test
  * leaves no broker behind.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
@@ -12,6 +12,7 @@ import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import mqtt from "mqtt";
 import {
   type BoxRegistryFile,
@@ -25,6 +26,8 @@ import {
   verifyMosquittoPassword,
 } from "../../reading-centre/broker/mosquitto-config.ts";
 import { type RunningProcess, startProcess } from "./processes.ts";
+
+const execFileAsync = promisify(execFile);
 
 export const MOSQUITTO_BIN = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"].find(
   existsSync,
@@ -262,4 +265,46 @@ export async function startChunkWorker(
     throw error;
   }
   return worker;
+}
+
+/**
+ * A throwaway county PKI made with the openssl CLI in `dir`: `ca`, `server` (IP 127.0.0.1), one
+ * certificate per name in `boxes` (CN = the name), and `stranger` (CN site-a, from `other-ca`).
+ * Resolves with each name's path without extension (`.crt`, `.key`).
+ */
+export async function makeTestPki(dir: string, boxes: string[]): Promise<Record<string, string>> {
+  const ssl = (...args: string[]) => execFileAsync("openssl", args, { cwd: dir });
+  const key = (name: string) =>
+    ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
+  const issue = async (name: string, cn: string, ca: string, ext?: string) => {
+    await key(name);
+    await ssl("req", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-out", `${name}.csr`);
+    const extArgs = ext ? ["-extfile", ext] : [];
+    await ssl(
+      ...["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial"],
+      ...["-days", "2", "-sha256", "-out", `${name}.crt`, ...extArgs],
+    );
+  };
+  for (const ca of ["ca", "other-ca"]) {
+    await key(ca);
+    await ssl(
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      `${ca}.key`,
+      "-sha256",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${ca}`,
+      "-out",
+      `${ca}.crt`,
+    );
+  }
+  await writeFile(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
+  await issue("server", "county broker", "ca", "server.ext");
+  for (const site of boxes) await issue(site, site, "ca");
+  await issue("stranger", "site-a", "other-ca");
+  return Object.fromEntries(["ca", "server", "stranger", ...boxes].map((n) => [n, join(dir, n)]));
 }
