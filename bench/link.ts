@@ -15,7 +15,7 @@
  *                          [--cuts 3] [--cut-rates 2,10] [--ecg-rate 2] [--ecg-variants default,cap64,budget]
  *                          [--unsigned] [--write]
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -32,7 +32,7 @@ import {
 import { BenchQueue, NullInbox, writeStudy } from "./lib/bench-queue.ts";
 import { type ByteCounter, startByteCounter } from "./lib/byte-counter.ts";
 import { describeMachine } from "./lib/machine.ts";
-import { type CutObservation, LinkTap } from "./lib/mqtt-tap.ts";
+import { type CutObservation, DeliveredChunks, LinkTap } from "./lib/mqtt-tap.ts";
 import { fmt, replaceSection } from "./lib/report.ts";
 
 const { values } = parseArgs({
@@ -103,11 +103,14 @@ async function openLink(
   // The proxy's queue stands for the bottleneck's buffer plus the bytes in propagation: 64 KiB
   // beyond twice the bandwidth-delay product (bytes in it are lost on a cut, as on a real link).
   const highWaterBytes = 64 * 1024 + Math.ceil((2 * rate * delayMs) / 1000);
-  const counter = await startByteCounter({ host: "127.0.0.1", port: rc.mqttPort });
+  const delivered = new DeliveredChunks();
+  const counter = await startByteCounter({ host: "127.0.0.1", port: rc.mqttPort }, (data, connection) =>
+    delivered.feed(connection, data),
+  );
   const proxy = await startLinkProxy({ target: { host: "127.0.0.1", port: counter.port }, highWaterBytes });
   proxy.setRate(rate);
   proxy.setDelay(delayMs);
-  const tap = new LinkTap(proxy);
+  const tap = new LinkTap(proxy, delivered);
   const queue = new BenchQueue();
   const url = new URL(`mqtt://127.0.0.1:${proxy.port}`);
   url.username = credentials.username;
@@ -140,6 +143,12 @@ async function openLink(
     work,
     token,
     async close() {
+      if (process.env.BENCH_LINK_DEBUG) {
+        const path = join(process.env.BENCH_LINK_DEBUG, `rc-${Date.now()}.jsonl`);
+        await writeFile(path, rc.logs.lines.map((l) => JSON.stringify(l)).join("\n"));
+        await writeFile(path.replace(/\.jsonl$/, ".trace"), tap.trace.join("\n"));
+        log(`reading centre log: ${path}`);
+      }
       tap.stop();
       await uploader.stop();
       await proxy.close();
@@ -180,6 +189,7 @@ interface Transfer {
   upDelivered: number;
   chunkBytes: number;
   duplicates: ReturnType<LinkTap["duplicates"]>;
+  resentDelivered: LinkTap["resentDelivered"];
   cutsDone: CutObservation[];
   attempts: number;
 }
@@ -195,8 +205,16 @@ async function transfer(mbps: number, cutCount: number): Promise<Transfer> {
     const stopCutter = link.proxy.onBytes("clientToServer", () => {
       // The tap has read this piece already (its hook was registered first): cut inside a chunk
       // once the chunk data that crossed for the first time passes the next fraction of the study.
+      // Only in an attempt started after the previous cut (not while mqtt.js re-sends the old
+      // attempt's unacknowledged chunks on reconnect).
       const due = ((cutsDone.length + 1) / (cutCount + 1)) * payload;
-      if (cutsDone.length < cutCount && link.tap.uniqueChunkBytes >= due && link.tap.insideChunk) {
+      const attempts = link.queue.events.filter((e) => e.kind === "uploading" && e.uid === uid).length;
+      if (
+        cutsDone.length < cutCount &&
+        attempts > cutsDone.length &&
+        link.tap.uniqueChunkBytes >= due &&
+        link.tap.insideChunk
+      ) {
         cutsDone.push(link.tap.observe());
         link.proxy.cut();
       }
@@ -220,6 +238,7 @@ async function transfer(mbps: number, cutCount: number): Promise<Transfer> {
       upDelivered: afterDelivered.up - beforeDelivered.up,
       chunkBytes,
       duplicates: link.tap.duplicates(),
+      resentDelivered: { ...link.tap.resentDelivered, keys: [...link.tap.resentDelivered.keys] },
       cutsDone,
       attempts: link.queue.events.filter((e) => e.kind === "uploading" && e.uid === uid).length,
     };
@@ -329,8 +348,8 @@ function goodputTable(runs: Transfer[]): string {
 
 function cutTable(pairs: Array<{ free: Transfer; cut: Transfer }>): string {
   const lines = [
-    "| link | cuts (mid-chunk) | on the link at each cut: instances (chunk PUBLISHes) | re-sent: up, cut run − cut-free run | of it lost inside the link | of it reached the county twice | re-sent per cut, in chunks | per in-flight instance per cut | attempts | goal ≤ 1 met |",
-    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| link | cuts (mid-chunk) | on the link at each cut: instances (chunk PUBLISHes) | re-sent: up, cut run − cut-free run | of it lost inside the link (queued at the cut) | of it crossed the link before (the cut chunk's first part included) | chunks re-sent although they had crossed whole | re-sent per cut, in chunks | per in-flight instance per cut | attempts | goal ≤ 1 met |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const { free, cut } of pairs) {
     const n = cut.cutsDone.length;
@@ -342,7 +361,7 @@ function cutTable(pairs: Array<{ free: Transfer; cut: Transfer }>): string {
     const meanInFlight = n > 0 ? cut.cutsDone.reduce((s, c) => s + c.inFlightInstances, 0) / n : Number.NaN;
     const perInstance = chunksPerCut / Math.max(1, meanInFlight);
     lines.push(
-      `| ${cut.mbps} Mbit/s, ${delayMs} ms | ${n} (${cut.cutsDone.filter((c) => c.midChunk).length}) | ${cut.cutsDone.map((c) => `${c.inFlightInstances} (${c.inFlightChunks})`).join(", ")} | ${mib(resent)} | ${mib(lost)} | ${mib(twice)} | ${chunksPerCut.toFixed(2)} | ${perInstance.toFixed(2)} | ${cut.attempts} | ${yes(perInstance <= 1)} |`,
+      `| ${cut.mbps} Mbit/s, ${delayMs} ms | ${n} (${cut.cutsDone.filter((c) => c.midChunk).length}) | ${cut.cutsDone.map((c) => `${c.inFlightInstances} (${c.inFlightChunks})`).join(", ")} | ${mib(resent)} | ${mib(lost)} | ${mib(twice)} | ${cut.resentDelivered.chunks} (${mib(cut.resentDelivered.dataBytes)}) | ${chunksPerCut.toFixed(2)} | ${perInstance.toFixed(2)} | ${cut.attempts} | ${yes(perInstance <= 1)} |`,
     );
   }
   return lines.join("\n");
@@ -383,7 +402,7 @@ for (const mbps of cutRates) {
   log(`transfer with ${cuts} cuts at ${mbps} Mbit/s`);
   const cut = await transfer(mbps, cuts);
   log(
-    `  ${fmt(cut.seconds)} s, re-sent ${mib(cut.up - free.get(mbps)!.up)}, ${cut.attempts} attempts, chunk PUBLISHes started twice ${cut.duplicates.chunks}, cuts ${JSON.stringify(cut.cutsDone)}`,
+    `  ${fmt(cut.seconds)} s, re-sent ${mib(cut.up - free.get(mbps)!.up)}, ${cut.attempts} attempts, chunk PUBLISHes started twice ${cut.duplicates.chunks}, re-sent though delivered ${JSON.stringify(cut.resentDelivered)}, cuts ${JSON.stringify(cut.cutsDone)}`,
   );
   cutPairs.push({ free: free.get(mbps)!, cut });
 }

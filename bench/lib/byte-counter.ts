@@ -13,24 +13,32 @@ export interface ByteCounter {
   close(): Promise<void>;
 }
 
-export async function startByteCounter(target: { host: string; port: number }): Promise<ByteCounter> {
+export async function startByteCounter(
+  target: { host: string; port: number },
+  /** Every piece of data going towards the broker, with its connection's number. */
+  onUp?: (data: Buffer, connection: number) => void,
+): Promise<ByteCounter> {
   let up = 0;
+  let connections = 0;
   let down = 0;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
+    connections += 1;
+    const connection = connections;
     const upstream = tcpConnect(target);
     for (const socket of [client, upstream]) {
       socket.setNoDelay(true);
       sockets.add(socket);
       socket.on("error", () => {});
-      socket.on("close", () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
+      socket.on("close", () => sockets.delete(socket));
     }
+    // What crossed the link reaches the broker even when the link is cut behind it: the broker gets
+    // the bytes, then an end of stream (a reset would make its kernel drop what it has not read yet).
+    client.on("close", () => upstream.end());
+    upstream.on("close", () => client.destroy());
     client.on("data", (data: Buffer) => {
       up += data.length;
+      onUp?.(data, connection);
     });
     upstream.on("data", (data: Buffer) => {
       down += data.length;

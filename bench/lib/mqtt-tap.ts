@@ -164,6 +164,37 @@ export interface CutObservation {
   midChunk: boolean;
 }
 
+const chunkKey = (c: ChunkPublish) => `${c.sopInstanceUid}@${c.offset}`;
+
+/**
+ * The chunk PUBLISHes that arrived whole on the far side of the link (fed by the relay behind the
+ * proxy): a chunk sent again after this was re-sent although the broker had it.
+ */
+export class DeliveredChunks {
+  readonly #keys = new Set<string>();
+  readonly #streams = new Map<number, MqttStream>();
+
+  feed(connection: number, data: Buffer): void {
+    let stream = this.#streams.get(connection);
+    if (!stream) {
+      stream = new MqttStream(
+        () => {},
+        (packet) => {
+          if (packet.type !== PUBLISH) return;
+          const publish = parsePublish(packet);
+          if (isChunk(publish)) this.#keys.add(chunkKey(publish));
+        },
+      );
+      this.#streams.set(connection, stream);
+    }
+    stream.feed(data);
+  }
+
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+}
+
 export class LinkTap {
   /** How many times each chunk (instance, offset) started across the link. */
   readonly sends = new Map<string, { count: number; dataBytes: number; packetBytes: number }>();
@@ -171,13 +202,19 @@ export class LinkTap {
   readonly kinds = new Map<string, { packets: number; bytes: number }>();
   /** Chunk data bytes crossing the link for the first time. */
   uniqueChunkBytes = 0;
+  /** Chunks sent again although an earlier copy had arrived whole beyond the link. */
+  readonly resentDelivered = { chunks: 0, dataBytes: 0, keys: [] as string[] };
+  readonly #delivered: DeliveredChunks | undefined;
+  /** Every upward PUBLISH as "connection kind [instance@offset] [dup]", for debugging. */
+  readonly trace: string[] = [];
   readonly #up = new Map<number, MqttStream>();
   readonly #down = new Map<number, MqttStream>();
   readonly #inFlight = new Map<number, Map<number, ChunkPublish>>();
   readonly #stops: Array<() => void> = [];
   #lastConnection = 0;
 
-  constructor(proxy: LinkProxy) {
+  constructor(proxy: LinkProxy, delivered?: DeliveredChunks) {
+    this.#delivered = delivered;
     this.#stops.push(proxy.onBytes("clientToServer", (event) => this.#upward(event)));
     this.#stops.push(proxy.onBytes("serverToClient", (event) => this.#downward(event)));
   }
@@ -231,11 +268,21 @@ export class LinkTap {
           seen.packets += 1;
           seen.bytes += packet.remaining;
           this.kinds.set(kind, seen);
+          const dup = packet.flags & 0x08 ? " dup" : "";
+          this.trace.push(
+            `${connection} ${kind}${isChunk(publish) ? ` ${chunkKey(publish)}` : ""} id=${publish.packetId}${dup}`,
+          );
           if (!isChunk(publish)) return;
-          const key = `${publish.sopInstanceUid}@${publish.offset}`;
+          const key = chunkKey(publish);
           const send = this.sends.get(key);
-          if (send) send.count += 1;
-          else {
+          if (send) {
+            send.count += 1;
+            if (this.#delivered?.has(key)) {
+              this.resentDelivered.chunks += 1;
+              this.resentDelivered.dataBytes += publish.dataBytes;
+              this.resentDelivered.keys.push(key);
+            }
+          } else {
             this.sends.set(key, { count: 1, dataBytes: publish.dataBytes, packetBytes: publish.packetBytes });
             this.uniqueChunkBytes += publish.dataBytes;
           }
