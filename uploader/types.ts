@@ -5,6 +5,7 @@
 import type {
   InstanceDescriptor,
   PreviewMediaType,
+  Priority,
   ReportMessage,
   StudyDescriptor,
 } from "./protocol/index.ts";
@@ -75,6 +76,55 @@ export interface OutboundQueue {
   depth(): Promise<number>;
   /** Register a callback for "something became ready"; the sender uses it to wake early. */
   onReady(listener: () => void): void;
+
+  // The methods below were added within v1 of this port (issue 5) and are optional: a queue without
+  // them still works, it just gets no preemption, no previews lane and a status with depth only.
+
+  /**
+   * The study `next(exclude)` would return, by the same ordering, without reading any file: the
+   * sender asks this at chunk boundaries (a few times a second at most) to learn whether a study of
+   * higher priority is waiting. `undefined` when nothing is ready.
+   */
+  peek?(exclude?: ReadonlySet<string>): Promise<QueueHead | undefined>;
+  /**
+   * The attempt of this study was abandoned for a study of higher priority (UPLOAD_PREEMPTED). Not a
+   * failure: the study goes back to the queue at the place it had (its queue time is kept), with no
+   * error recorded. A queue without this method is told through `failed()` instead.
+   */
+  preempted?(studyInstanceUid: string): Promise<void>;
+  /**
+   * The previews of the studies ready to send (not those in `exclude`, not those without previews),
+   * in the order `next` would send the studies: priority (stat, urgent, routine), then queue time.
+   * The sender publishes them ahead of any study's data, each once per broker session.
+   */
+  pendingPreviews?(exclude?: ReadonlySet<string>): Promise<PendingPreviews[]>;
+  /** The figures of the box's status message (`depth` counts as `depth()` does). */
+  stats?(): Promise<QueueStats>;
+}
+
+/** What `OutboundQueue.peek` tells of the head of the ready queue. */
+export interface QueueHead {
+  studyInstanceUid: string;
+  priority: Priority;
+}
+
+/** One ready study's previews (`OutboundQueue.pendingPreviews`). */
+export interface PendingPreviews {
+  studyInstanceUid: string;
+  priority: Priority;
+  previews: OutboundPreview[];
+}
+
+/** The queue's figures for the box's status message (`OutboundQueue.stats`). */
+export interface QueueStats {
+  /** Studies waiting to be sent or being sent. */
+  depth: number;
+  /** Bytes of those studies' instances. */
+  bytes: number;
+  /** How many of them have priority "stat". */
+  stat: number;
+  /** When the box received the first instance of the oldest of them (ISO 8601); absent when none. */
+  oldestQueuedAt?: string;
 }
 
 /** Where reports from the reading centre go. */

@@ -265,3 +265,82 @@ test("a record rebuilt from the spool finds its registration again", async (t) =
   await second.studies.reconcile();
   assert.equal(second.studies.get("1.2.3.50")?.registrationId, "registration-1");
 });
+
+test("queue port for the sender: peek, preempted, pendingPreviews and stats, by priority then age", async (t) => {
+  const { service } = await setup(t);
+  const png = (n: number) =>
+    Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(n)]);
+  const withPreview = (study: string, overrides: Partial<InstanceAttributes> = {}) => ({
+    ...instance(study, overrides),
+    preview: { mediaType: "image/png" as const, bytes: png(100), width: 40, height: 30 },
+  });
+  assert.equal(await service.peek(), undefined, "nothing ready yet");
+  assert.deepEqual(await service.stats(), { depth: 0, bytes: 0, stat: 0 });
+
+  // Queued in this order: routine (preview), routine (none), urgent ECG (preview), stat (preview).
+  await service.store(withPreview("1.2.3.70"));
+  await sleep(60);
+  await service.store(instance("1.2.3.71"));
+  await sleep(60);
+  await service.store(withPreview("1.2.3.72", { modality: "ECG" }));
+  await sleep(60);
+  await service.store({ ...withPreview("1.2.3.73"), priority: "stat" });
+  while (service.list().some((r) => r.state !== "queued")) await sleep(10);
+
+  assert.deepEqual(await service.peek(), { studyInstanceUid: "1.2.3.73", priority: "stat" });
+  assert.deepEqual(await service.peek(new Set(["1.2.3.73"])), {
+    studyInstanceUid: "1.2.3.72",
+    priority: "urgent",
+  });
+
+  const pending = await service.pendingPreviews();
+  assert.deepEqual(
+    pending.map((p) => [p.studyInstanceUid, p.priority, p.previews.length]),
+    [
+      ["1.2.3.73", "stat", 1],
+      ["1.2.3.72", "urgent", 1],
+      ["1.2.3.70", "routine", 1],
+    ],
+    "stat, urgent, routine; the study without previews is left out",
+  );
+  assert.equal(pending[0]!.previews[0]!.size, 108);
+  assert.match(pending[0]!.previews[0]!.sha256, /^[0-9a-f]{64}$/);
+  assert.deepEqual(
+    (await service.pendingPreviews(new Set(["1.2.3.72"]))).map((p) => p.studyInstanceUid),
+    ["1.2.3.73", "1.2.3.70"],
+  );
+
+  const stats = await service.stats();
+  assert.equal(stats.depth, 4);
+  assert.equal(stats.stat, 1);
+  assert.equal(
+    stats.bytes,
+    service.list().reduce((sum, r) => sum + r.totalBytes, 0),
+  );
+  assert.equal(stats.oldestQueuedAt, service.get("1.2.3.70")!.firstInstanceAt);
+  assert.equal(JSON.stringify(stats).includes("Zhang"), false, "no patient data");
+
+  // The routine head is preempted: back in the queue, no error, still ahead of the younger routine.
+  await service.uploading("1.2.3.70");
+  assert.equal((await service.stats()).depth, 4, "a study in transfer still counts");
+  const pendingDuring = await service.pendingPreviews();
+  assert.equal(
+    pendingDuring.some((p) => p.studyInstanceUid === "1.2.3.70"),
+    false,
+    "the study in transfer sent its own previews",
+  );
+  const queuedAt = service.get("1.2.3.70")!.transitions.queued;
+  await service.preempted("1.2.3.70");
+  const back = service.get("1.2.3.70")!;
+  assert.equal(back.state, "queued");
+  assert.equal(back.lastError, null);
+  assert.equal(back.transitions.queued, queuedAt, "keeps its place");
+  assert.deepEqual(await service.peek(new Set(["1.2.3.73", "1.2.3.72"])), {
+    studyInstanceUid: "1.2.3.70",
+    priority: "routine",
+  });
+  assert.equal((await service.next(new Set(["1.2.3.73", "1.2.3.72"])))?.study.studyInstanceUid, "1.2.3.70");
+  // preempted() of a study not in transfer changes nothing.
+  await service.preempted("1.2.3.71");
+  assert.equal(service.get("1.2.3.71")!.state, "queued");
+});

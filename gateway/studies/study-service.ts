@@ -7,7 +7,14 @@
 
 import type { Logger } from "../../common/logger.ts";
 import type { InstanceSink, ReceivedInstance, StoreResult } from "../../device-drivers/index.ts";
-import type { OutboundPreview, OutboundQueue, OutboundStudy } from "../../uploader/index.ts";
+import type {
+  OutboundPreview,
+  OutboundQueue,
+  OutboundStudy,
+  PendingPreviews,
+  QueueHead,
+  QueueStats,
+} from "../../uploader/index.ts";
 import { PRIORITY_RANK, type Priority } from "../../uploader/protocol/index.ts";
 import type { GatewayErrorCode } from "../errors.ts";
 import {
@@ -48,6 +55,12 @@ export class StudyService implements InstanceSink, OutboundQueue {
   readonly #readyListeners: Array<() => void> = [];
   /** SHA-256 per file, keyed by path, size and receive time, so retries do not re-hash. */
   readonly #hashes = new Map<string, string>();
+  /**
+   * Each queued study's previews as last read from the spool, with the stamp of the content they were
+   * read for: `pendingPreviews` is asked whenever a study becomes ready and must not re-read every
+   * queued study's sidecars each time.
+   */
+  readonly #previewCache = new Map<string, { stamp: string; previews: OutboundPreview[] }>();
   /** The pending background save of the index (see `indexSaveDelayMs`). */
   #saveTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -210,21 +223,10 @@ export class StudyService implements InstanceSink, OutboundQueue {
 
   /** The next queued study by priority then queue time, skipping those the sender is backing off. */
   async next(exclude?: ReadonlySet<string>): Promise<OutboundStudy | undefined> {
-    const ready = this.#o.index
-      .all()
-      .filter((r) => r.state === "queued" && !exclude?.has(r.studyInstanceUid))
-      .sort(
-        (a, b) =>
-          PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
-          (a.transitions.queued ?? "").localeCompare(b.transitions.queued ?? ""),
-      );
-    for (const record of ready) {
+    for (const record of this.#ready(exclude)) {
       const instances = await this.#o.spool.listStudy(record.studyInstanceUid);
       if (instances.length === 0) continue;
-      const previews = instances
-        .filter((i) => i.preview)
-        .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))
-        .map((i) => this.#outboundPreview(i));
+      const previews = this.#previewsOf(instances);
       return {
         study: studyDescriptor(record),
         instances: await Promise.all(instances.map((i) => this.#outboundInstance(i))),
@@ -269,7 +271,68 @@ export class StudyService implements InstanceSink, OutboundQueue {
   }
 
   async depth(): Promise<number> {
-    return this.#o.index.all().filter((r) => r.state === "queued" || r.state === "uploading").length;
+    return this.#waiting().length;
+  }
+
+  /** The head of the ready queue from the index alone (no spool read): what `next` would try first. */
+  async peek(exclude?: ReadonlySet<string>): Promise<QueueHead | undefined> {
+    const head = this.#ready(exclude)[0];
+    return head && { studyInstanceUid: head.studyInstanceUid, priority: head.priority };
+  }
+
+  /**
+   * Back to the queue after an attempt abandoned for a study of higher priority: no error, and the
+   * queue time it had, so it is the next of its priority again rather than the last.
+   */
+  async preempted(studyInstanceUid: string): Promise<void> {
+    const record = this.#o.index.get(studyInstanceUid);
+    if (record?.state !== "uploading") return;
+    const queuedAt = record.transitions.queued;
+    transition(record, "queued", this.#now());
+    if (queuedAt) record.transitions.queued = queuedAt;
+    await this.#o.index.save();
+  }
+
+  /** The previews of every ready study, in sending order; studies without previews are left out. */
+  async pendingPreviews(exclude?: ReadonlySet<string>): Promise<PendingPreviews[]> {
+    const ready = this.#ready(exclude);
+    const live = new Set(ready.map((r) => r.studyInstanceUid));
+    for (const uid of this.#previewCache.keys()) if (!live.has(uid)) this.#previewCache.delete(uid);
+    const result: PendingPreviews[] = [];
+    for (const record of ready) {
+      // The spool changes a queued study only through store(), which moves its record and these
+      // figures: the same stamp means the same previews.
+      const stamp = `${record.instanceCount}|${record.totalBytes}|${record.lastInstanceAt}`;
+      let cached = this.#previewCache.get(record.studyInstanceUid);
+      if (cached?.stamp !== stamp) {
+        cached = {
+          stamp,
+          previews: this.#previewsOf(await this.#o.spool.listStudy(record.studyInstanceUid)),
+        };
+        this.#previewCache.set(record.studyInstanceUid, cached);
+      }
+      if (cached.previews.length === 0) continue;
+      result.push({
+        studyInstanceUid: record.studyInstanceUid,
+        priority: record.priority,
+        previews: cached.previews,
+      });
+    }
+    return result;
+  }
+
+  /** The figures of the box's status message, from the index alone. */
+  async stats(): Promise<QueueStats> {
+    const waiting = this.#waiting();
+    let bytes = 0;
+    let stat = 0;
+    let oldest: string | undefined;
+    for (const record of waiting) {
+      bytes += record.totalBytes;
+      if (record.priority === "stat") stat += 1;
+      if (oldest === undefined || record.firstInstanceAt < oldest) oldest = record.firstInstanceAt;
+    }
+    return { depth: waiting.length, bytes, stat, ...(oldest ? { oldestQueuedAt: oldest } : {}) };
   }
 
   onReady(listener: () => void): void {
@@ -277,6 +340,31 @@ export class StudyService implements InstanceSink, OutboundQueue {
   }
 
   // ── internals ─────────────────────────────────────────────────────────────
+
+  /** Studies waiting to be sent or being sent (what the status message counts). */
+  #waiting(): StudyRecord[] {
+    return this.#o.index.all().filter((r) => r.state === "queued" || r.state === "uploading");
+  }
+
+  /** Queued studies not in `exclude`, in sending order: priority, then the time they were queued. */
+  #ready(exclude?: ReadonlySet<string>): StudyRecord[] {
+    return this.#o.index
+      .all()
+      .filter((r) => r.state === "queued" && !exclude?.has(r.studyInstanceUid))
+      .sort(
+        (a, b) =>
+          PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
+          (a.transitions.queued ?? "").localeCompare(b.transitions.queued ?? ""),
+      );
+  }
+
+  /** A study's previews, in the order their instances arrived. */
+  #previewsOf(instances: SpooledInstance[]): OutboundPreview[] {
+    return instances
+      .filter((i) => i.preview)
+      .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))
+      .map((i) => this.#outboundPreview(i));
+  }
 
   #newRecord(first: SpooledInstance, at: Date): StudyRecord {
     const a = first.attributes;
