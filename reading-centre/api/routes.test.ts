@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { encodeJsonMessage } from "../../uploader/protocol/index.ts";
 import { UserStore } from "../auth/users.ts";
 import { FakeBox, makeStudy } from "../testing/box.ts";
-import { disposeRc, makeDataDir, type RunningRc, startRc } from "../testing/harness.ts";
+import { disposeRc, makeDataDir, type RunningRc, startRc, waitUntil } from "../testing/harness.ts";
 
 let rc: RunningRc;
 let box: FakeBox;
@@ -138,4 +139,53 @@ test("unknown studies and instances are 404 JSON errors", async () => {
   assert.equal(instance.status, 404);
   assert.equal((instance.json as ErrorBody).error.code, "INSTANCE_NOT_FOUND");
   assert.equal((await rc.api("GET", "/api/worklist?state=bogus", { token })).status, 400);
+});
+
+test("GET /api/boxes: each box's queue figures, online state, last seen and offline since", async () => {
+  const token = await rc.login();
+  const boxes = async () =>
+    ((await rc.api("GET", "/api/boxes", { token })).json as Array<Record<string, unknown>>).find(
+      (b) => b.siteId === "site-api",
+    );
+  await box.publish(
+    "status",
+    encodeJsonMessage({
+      v: 1,
+      type: "status",
+      sentAt: new Date().toISOString(),
+      online: true,
+      queueDepth: 4,
+      queueBytes: 5_000_000,
+      queueStat: 1,
+      oldestQueuedAt: "2026-11-24T07:00:00.000Z",
+      uploading: "1.2.826.0.1.7",
+      statusIntervalMs: 60_000,
+    }),
+    { retain: true },
+  );
+  await waitUntil(() => rc.logs.find("box status", { siteId: "site-api", online: true }).length > 0);
+  let entry = await boxes();
+  for (let tries = 0; entry?.queueBytes !== 5_000_000 && tries < 100; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    entry = await boxes();
+  }
+  assert.ok(entry);
+  assert.equal(entry.queueBytes, 5_000_000);
+  assert.equal(entry.online, true);
+  assert.equal(entry.stale, false);
+  assert.equal(entry.queueDepth, 4);
+  assert.equal(entry.queueStat, 1);
+  assert.equal(entry.oldestQueuedAt, "2026-11-24T07:00:00.000Z");
+  assert.equal(entry.uploading, "1.2.826.0.1.7");
+  assert.equal(entry.offlineSince, null);
+  assert.equal(entry.lastSeen, entry.receivedAt);
+
+  // What the broker publishes for a box whose link died (its will).
+  await box.sendStatus(false);
+  await waitUntil(() => rc.logs.find("box status", { siteId: "site-api", online: false }).length > 0);
+  entry = await boxes();
+  assert.equal(entry?.online, false);
+  assert.equal(typeof entry?.offlineSince, "string");
+  assert.equal(entry?.uploading, null);
+  assert.equal(entry?.queueDepth, 4, "the last figures the box gave stay shown");
 });

@@ -187,6 +187,11 @@ export interface StatusMessage extends Envelope {
   oldestQueuedAt?: string;
   /** The study being uploaded now, if any (a UID only: no patient data in status). */
   uploading?: string;
+  /**
+   * How often the box re-publishes its online status (ms): the county shows a box whose last status
+   * is older than three of these as stale.
+   */
+  statusIntervalMs?: number;
   software?: string;
 }
 
@@ -398,6 +403,7 @@ export const SCHEMAS: Readonly<Record<MessageType, object>> = Object.freeze({
       queueStat: { type: "integer", minimum: 0 },
       oldestQueuedAt: TIME,
       uploading: UID,
+      statusIntervalMs: { type: "integer", minimum: 1 },
       software: TEXT(64),
     },
   },
