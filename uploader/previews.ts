@@ -32,10 +32,15 @@ export const PREVIEW_SKIPS = {
 export interface PreviewPlan {
   /** Send no preview on this attempt. */
   skipAll?: boolean;
-  /** `previewKey`s the broker acknowledged on an earlier attempt of this study: not sent again. */
+  /**
+   * `previewKey`s already dealt with (the broker acknowledged them, or they were skipped as
+   * unsendable) on an earlier attempt or by the previews lane: not sent, nor warned about, again.
+   */
   alreadySent?: ReadonlySet<string>;
   /** Called with a preview's key once the broker acknowledged it (PUBACK). */
   onSent?: (key: string) => void;
+  /** Called with a preview's key when it is skipped (see PREVIEW_SKIPS); its warning is logged once. */
+  onSkipped?: (key: string) => void;
 }
 
 /** A preview's identity for "already sent": its id and its content. */
@@ -65,8 +70,13 @@ export async function sendPreviews(options: SendPreviewsOptions): Promise<number
   const seen = new Set<string>();
   let sent = 0;
   for (const preview of options.previews) {
-    const skip = (code: string, reason: string) =>
+    const key = previewKey(preview);
+    const dealtWith = plan.alreadySent?.has(key) === true;
+    const skip = (code: string, reason: string) => {
+      plan.onSkipped?.(key);
+      if (dealtWith) return;
       log.warn({ studyInstanceUid, previewId: preview.previewId, code, reason }, "preview skipped");
+    };
     if (seen.has(preview.previewId)) {
       skip(PREVIEW_SKIPS.duplicate, "another preview of this study has the same previewId");
       continue;
@@ -76,8 +86,7 @@ export async function sendPreviews(options: SendPreviewsOptions): Promise<number
       skip(PREVIEW_SKIPS.limit, `a study has at most ${MAX_PREVIEWS_PER_STUDY} previews`);
       continue;
     }
-    const key = previewKey(preview);
-    if (plan.alreadySent?.has(key)) continue;
+    if (dealtWith) continue;
     const loaded = await loadPreview(studyInstanceUid, preview, options.maxBytes);
     if ("skip" in loaded) {
       skip(loaded.skip, loaded.reason);
