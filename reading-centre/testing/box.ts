@@ -200,7 +200,10 @@ export class FakeBox {
     await this.publish("preview", encodePreview(header, data));
   }
 
-  /** Publish a manifest (signed with `key` when given); resolves with the SHA-256 of its payload. */
+  /**
+   * Publish a manifest, signed with `key` (by default the key the county registered for this site,
+   * if any; `null`: unsigned); `edit` may alter it after signing. Resolves with the SHA-256 of its payload.
+   */
   async sendManifest(
     study: TestStudy,
     transferId: string,
@@ -259,7 +262,10 @@ export class FakeBox {
     }
   }
 
-  /** Publish the commit (with the manifest's SHA-256, signed with `key` when given) and wait for its ack. */
+  /**
+   * Publish the commit (with the SHA-256 of the manifest this box sent for the transfer, signed like
+   * the manifest) and wait for its ack.
+   */
   async sendCommit(
     study: TestStudy,
     transferId: string,
