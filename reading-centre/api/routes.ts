@@ -234,6 +234,8 @@ export function createApiRouter(deps: ApiDeps): Router {
     authed(() => arriving(studies, previews)),
   );
 
+  // Each box's last status (receiver/box-status.ts BoxStatus): online, stale, lastSeen, offlineSince,
+  // and its upload queue (queueDepth, queueBytes, queueStat, oldestQueuedAt, uploading).
   router.add(
     "GET",
     "/api/boxes",
