@@ -14,6 +14,7 @@ import type { UpKind } from "../uploader/protocol/index.ts";
 import { createApiRouter } from "./api/routes.ts";
 import { TokenStore } from "./auth/tokens.ts";
 import { DEMO_USER, UserStore } from "./auth/users.ts";
+import { BoxRegistry as BoxCredentials } from "./boxes/registry.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker/broker.ts";
 import type { ReadingCentreConfig } from "./config.ts";
 import { rcError } from "./errors.ts";
@@ -30,9 +31,16 @@ import { InstanceStore } from "./store/instance-store.ts";
 import { PreviewStore } from "./store/preview-store.ts";
 import { StudyStore } from "./store/study-store.ts";
 
+/** The bound ports (real even when configured 0); `mqttTlsPort` only with a TLS listener. */
+export interface ReadingCentrePorts {
+  httpPort: number;
+  mqttPort: number;
+  mqttTlsPort?: number;
+}
+
 export interface ReadingCentre {
-  /** Resolves once every listener is up; the ports are the bound ones (real even when configured 0). */
-  start(): Promise<{ httpPort: number; mqttPort: number }>;
+  /** Resolves once every listener is up. */
+  start(): Promise<ReadingCentrePorts>;
   stop(): Promise<void>;
 }
 
@@ -65,7 +73,7 @@ export function createReadingCentre(
     running = false;
   }
 
-  async function start(): Promise<{ httpPort: number; mqttPort: number }> {
+  async function start(): Promise<ReadingCentrePorts> {
     if (started) throw new Error("the reading centre is already started");
     started = true;
     try {
@@ -78,7 +86,7 @@ export function createReadingCentre(
     }
   }
 
-  async function startAll(): Promise<{ httpPort: number; mqttPort: number }> {
+  async function startAll(): Promise<ReadingCentrePorts> {
     const dataDir = config.dataDir;
     await mkdir(dataDir, { recursive: true });
 
@@ -94,6 +102,8 @@ export function createReadingCentre(
     await staging.load();
     await staging.sweep(STAGING_MAX_IDLE_MS);
     const boxes = new BoxRegistry(log.child({ component: "boxes" }));
+    // Who the boxes are (credentials, keys); add-box changes it from another process, and it follows.
+    const credentials = BoxCredentials.open(dataDir, log.child({ component: "box-registry" }));
     const outbox = new ReportOutbox({
       countyId: config.countyId,
       studies,
@@ -108,8 +118,10 @@ export function createReadingCentre(
       broker = await startEmbeddedBroker({
         host: config.mqtt.host,
         port: config.mqtt.port,
+        tls: config.mqtt.tls,
         countyId: config.countyId,
         internal,
+        boxes: credentials,
         log: log.child({ component: "broker" }),
       });
       const b = broker;
@@ -120,11 +132,10 @@ export function createReadingCentre(
     // The handlers read ctx.downlink when they answer; it becomes the receiver once that exists.
     const ctx: ReceiverContext = {
       countyId: config.countyId,
-      // Until the box registry is wired in: no keys known, signatures not required.
-      boxes: { verifyKey: () => undefined },
-      requireSignatures: false,
-      maxChunkBytes: 256 * 1024,
-      stagingQuotaBytes: 8 * 1024 ** 3,
+      boxes: credentials,
+      requireSignatures: config.security.requireSignatures,
+      maxChunkBytes: config.mqtt.maxChunkBytes,
+      stagingQuotaBytes: config.quotas.stagingBytesPerBox,
       staging,
       studies,
       instances,
@@ -193,10 +204,16 @@ export function createReadingCentre(
 
     const mqttPort = broker?.port ?? brokerPort(config.mqtt.brokerUrl!);
     log.info(
-      { countyId: config.countyId, embeddedBroker: broker !== undefined, demo: config.demo },
+      {
+        countyId: config.countyId,
+        embeddedBroker: broker !== undefined,
+        demo: config.demo,
+        boxes: credentials.list().length,
+        requireSignatures: config.security.requireSignatures,
+      },
       "reading centre started",
     );
-    return { httpPort, mqttPort };
+    return { httpPort, mqttPort, ...(broker?.tlsPort !== undefined ? { mqttTlsPort: broker.tlsPort } : {}) };
   }
 
   return { start, stop };

@@ -10,7 +10,19 @@ export interface ReadingCentreConfig {
   countyId: string;
   http: { host: string; port: number };
   /** `brokerUrl` set: no embedded broker, the receiver connects to that (clustered) broker instead. */
-  mqtt: { host: string; port: number; brokerUrl?: string };
+  mqtt: {
+    host: string;
+    port: number;
+    brokerUrl?: string;
+    /** TLS listener of the embedded broker (file paths); `ca` set: client certificates are requested. */
+    tls?: { host: string; port: number; cert: string; key: string; ca?: string };
+    /** The URL add-box writes into a box's box.env (default: the TLS listener if any, else the plain one). */
+    publicUrl?: string;
+    /** Largest chunk a box may use (the manifest-ack's chunk size is at most this). */
+    maxChunkBytes: number;
+  };
+  security: { requireSignatures: boolean };
+  quotas: { stagingBytesPerBox: number };
   demo: boolean;
   reportRetryMs: number;
   log: { level: string };
@@ -54,6 +66,60 @@ export const READING_CENTRE_CONFIG_SCHEMA = {
           pattern: "^(mqtts?|tcp|tls|wss?)://",
           description: "external broker; when set, no broker is embedded",
         },
+        tls: {
+          type: "object",
+          additionalProperties: false,
+          required: ["cert", "key"],
+          description: "TLS listener of the embedded broker; absent: none",
+          properties: {
+            host: { type: "string", minLength: 1, default: "0.0.0.0", description: "TLS listener address" },
+            port: { ...PORT, default: 8883 },
+            cert: { type: "string", minLength: 1, description: "server certificate (PEM file)" },
+            key: { type: "string", minLength: 1, description: "server private key (PEM file)" },
+            ca: {
+              type: "string",
+              minLength: 1,
+              description: "county CA (PEM file): client certificates it issued are accepted as their CN",
+            },
+          },
+        },
+        publicUrl: {
+          type: "string",
+          pattern: "^(mqtts?|tcp|tls|wss?)://",
+          description: "broker URL add-box gives the boxes (default: the TLS listener, else the plain one)",
+        },
+        maxChunkBytes: {
+          type: "integer",
+          minimum: 1024,
+          maximum: 1048576,
+          default: 262144,
+          description: "largest chunk a box may send (negotiated down in the manifest-ack)",
+        },
+      },
+    },
+    security: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        requireSignatures: {
+          type: "boolean",
+          default: false,
+          description: "refuse unsigned manifests and commits and those of unregistered boxes",
+        },
+      },
+    },
+    quotas: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        stagingBytesPerBox: {
+          type: "integer",
+          minimum: 1024,
+          default: 8589934592,
+          description: "most bytes one box may have staged in incomplete transfers",
+        },
       },
     },
     demo: { type: "boolean", default: false, description: "create the demo/demo diagnostician account" },
@@ -82,6 +148,15 @@ export const READING_CENTRE_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_RC_MQTT_PORT", key: "mqtt.port", type: "integer" },
   { env: "DXGATE_RC_MQTT_HOST", key: "mqtt.host", type: "string" },
   { env: "DXGATE_RC_BROKER_URL", key: "mqtt.brokerUrl", type: "string" },
+  { env: "DXGATE_RC_MQTT_TLS_PORT", key: "mqtt.tls.port", type: "integer" },
+  { env: "DXGATE_RC_MQTT_TLS_HOST", key: "mqtt.tls.host", type: "string" },
+  { env: "DXGATE_RC_MQTT_TLS_CERT", key: "mqtt.tls.cert", type: "string" },
+  { env: "DXGATE_RC_MQTT_TLS_KEY", key: "mqtt.tls.key", type: "string" },
+  { env: "DXGATE_RC_MQTT_TLS_CA", key: "mqtt.tls.ca", type: "string" },
+  { env: "DXGATE_RC_MQTT_PUBLIC_URL", key: "mqtt.publicUrl", type: "string" },
+  { env: "DXGATE_RC_MAX_CHUNK_BYTES", key: "mqtt.maxChunkBytes", type: "integer" },
+  { env: "DXGATE_RC_REQUIRE_SIGNATURES", key: "security.requireSignatures", type: "boolean" },
+  { env: "DXGATE_RC_STAGING_QUOTA_BYTES", key: "quotas.stagingBytesPerBox", type: "integer" },
   { env: "DXGATE_RC_COUNTY_ID", key: "countyId", type: "string" },
   { env: "DXGATE_RC_DEMO", key: "demo", type: "boolean" },
   { env: "DXGATE_RC_REPORT_RETRY_MS", key: "reportRetryMs", type: "integer" },

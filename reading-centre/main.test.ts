@@ -77,3 +77,56 @@ test("an invalid configuration exits 78 naming the key; a weak new password exit
   assert.equal(await weak.exit, 64);
   assert.equal(weak.lines().at(-1)?.code, "USER_INVALID");
 });
+
+test("add-box and disable-box: one JSON line with paths (never the password); errors named with their exit codes", async () => {
+  const dir = await makeDataDir();
+  try {
+    const env = { DXGATE_RC_DATA_DIR: dir };
+    const added = run(["add-box", "site-9", "--broker-url", "mqtts://county.example:8883"], env);
+    assert.equal(await added.exit, 0, added.stderr());
+    const [result] = added.lines();
+    assert.equal(added.lines().length, 1);
+    assert.equal(result?.siteId, "site-9");
+    assert.equal(result?.created, true);
+    assert.equal(result?.brokerUrl, "mqtts://site-9:***@county.example:8883");
+    assert.equal(result?.cert, undefined, "no county CA: password only");
+    assert.match(added.stderr(), /box site-9 created/);
+
+    const again = run(["--config", "/dev/null", "add-box", "site-9"], env);
+    assert.equal(await again.exit, 78, "an unreadable config is a config error");
+    const rotated = run(["add-box", "site-9"], env);
+    assert.equal(await rotated.exit, 0);
+    assert.equal(rotated.lines()[0]?.created, false);
+    assert.equal(rotated.lines()[0]?.brokerUrl, "mqtt://site-9:***@127.0.0.1:1883");
+
+    const disabled = run(["disable-box", "site-9"], env);
+    assert.equal(await disabled.exit, 0);
+    assert.deepEqual(disabled.lines()[0], { siteId: "site-9", disabled: true });
+
+    const bad = run(["add-box", "../etc"], env);
+    assert.equal(await bad.exit, 64);
+    assert.equal(bad.lines().at(-1)?.code, "BOX_INVALID");
+    const unknown = run(["disable-box", "nobody"], env);
+    assert.equal(await unknown.exit, 64);
+    assert.equal(unknown.lines().at(-1)?.code, "BOX_UNKNOWN");
+    const misplaced = run(["disable-box", "site-9", "--out", "/tmp/x"], env);
+    assert.equal(await misplaced.exit, 64);
+    assert.match(misplaced.stderr(), /--out only go with add-box/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("parseArgs: add-box options in either form, --config anywhere", async () => {
+  const { parseArgs } = await import("./main.ts");
+  assert.deepEqual(parseArgs(["add-box", "s1", "--out=/o", "--broker-url", "mqtt://h:1"]), {
+    configFile: undefined,
+    command: { name: "add-box", siteId: "s1", outDir: "/o", brokerUrl: "mqtt://h:1" },
+  });
+  assert.deepEqual(parseArgs(["disable-box", "s1", "--config", "rc.json"]), {
+    configFile: "rc.json",
+    command: { name: "disable-box", siteId: "s1" },
+  });
+  assert.throws(() => parseArgs(["add-box"]), { code: "USAGE" });
+  assert.throws(() => parseArgs(["add-box", "s1", "--out"]), { code: "USAGE" });
+});

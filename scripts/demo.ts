@@ -7,15 +7,24 @@
  * (DXGATE_DICOM_PORT, DXGATE_HTTP_PORT, DXGATE_RC_HTTP_PORT, DXGATE_RC_MQTT_PORT, …), so several
  * demo stacks can run side by side; DXGATE_DEMO_DIR moves all their data (default ./demo-data).
  *
+ * Security as in a real county, only self-provisioned: the demo makes its county CA and the broker's
+ * certificate for localhost/127.0.0.1 (once, in <reading-centre data>/pki), registers its box with the
+ * same `add-box` command a county admin runs (fresh credentials each start), and the gateway connects
+ * over TLS (mqtts, the CA verified) with the box's password and client certificate and signs its
+ * manifests and commits. Anonymous clients get nothing from the demo's broker either.
+ *
  * An ECG goes through too: the ECG simulator streams one synthetic 12-lead ECG (as an 8-lead
  * acquisition module) into a pseudo-terminal linked at <demo dir>/ecg/tty-ecg, which the gateway
  * reads as a serial ECG device (DXGATE_SERIAL). DXGATE_DEMO_ECG=0 leaves it out.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { promisify } from "node:util";
 import { GATEWAY_NODE_FLAGS } from "../gateway/node-flags.ts";
+import { initCa, issueServer, pkiPaths } from "../reading-centre/boxes/county-ca.ts";
+import { parseEnvFile } from "../reading-centre/boxes/provision.ts";
 
 const root = join(import.meta.dirname, "..");
 const demoDir = resolve(process.env.DXGATE_DEMO_DIR ?? join(root, "demo-data"));
@@ -133,27 +142,59 @@ process.on("exit", () => {
 });
 process.on("SIGTERM", () => void stopAll(0));
 
-try {
-  const rc = await start(
-    "reading-centre",
-    "reading-centre/main.ts",
-    {
-      DXGATE_RC_DEMO: "1",
-      DXGATE_RC_DATA_DIR: process.env.DXGATE_RC_DATA_DIR ?? join(demoDir, "reading-centre"),
-      DXGATE_RC_HTTP_HOST: "127.0.0.1",
-      DXGATE_RC_MQTT_HOST: "127.0.0.1",
-    },
-    ["http", "mqtt"],
+/** The county's CA and the broker's certificate for loopback, made once (kept across demo runs). */
+async function countyPki(rcDataDir: string, countyId: string): Promise<ReturnType<typeof pkiPaths>> {
+  const dir = join(rcDataDir, "pki");
+  await initCa(dir, countyId);
+  const paths = pkiPaths(dir);
+  if (!existsSync(paths.serverCert) || !existsSync(paths.serverKey)) {
+    await issueServer(dir, countyId, ["localhost", "127.0.0.1"]);
+  }
+  return paths;
+}
+
+/** `reading-centre/main.ts add-box SITE`, as a county admin runs it; the box's environment from its box.env. */
+async function addBox(
+  rcEnv: Record<string, string>,
+  siteId: string,
+  brokerUrl: string,
+): Promise<Record<string, string>> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(root, "reading-centre", "main.ts"), "add-box", siteId, "--broker-url", brokerUrl],
+    { cwd: root, env: { ...process.env, ...rcEnv, DXGATE_LOG_LEVEL: "warn" } },
   );
+  const printed = JSON.parse(stdout.trim().split("\n").at(-1)!) as { env: string };
+  return parseEnvFile(readFileSync(printed.env, "utf8"));
+}
+
+try {
+  const rcDataDir = resolve(process.env.DXGATE_RC_DATA_DIR ?? join(demoDir, "reading-centre"));
+  const countyId = process.env.DXGATE_RC_COUNTY_ID ?? "county";
+  const siteId = process.env.DXGATE_SITE_ID ?? "demo-site";
+  const pki = await countyPki(rcDataDir, countyId);
+  // The service and add-box read the same county configuration.
+  const rcEnv = {
+    DXGATE_RC_DEMO: "1",
+    DXGATE_RC_DATA_DIR: rcDataDir,
+    DXGATE_RC_COUNTY_ID: countyId,
+    DXGATE_RC_HTTP_HOST: "127.0.0.1",
+    DXGATE_RC_MQTT_HOST: "127.0.0.1",
+    DXGATE_RC_MQTT_TLS_HOST: "127.0.0.1",
+    DXGATE_RC_MQTT_TLS_CERT: pki.serverCert,
+    DXGATE_RC_MQTT_TLS_KEY: pki.serverKey,
+    DXGATE_RC_MQTT_TLS_CA: pki.caCert,
+  };
+  const rc = await start("reading-centre", "reading-centre/main.ts", rcEnv, ["http", "mqtt", "mqtts"]);
   children.push(rc);
-  const mqttPort = rc.ports.get("mqtt")!;
+  const mqttsPort = rc.ports.get("mqtts")!;
+  const box = await addBox(rcEnv, siteId, `mqtts://127.0.0.1:${mqttsPort}`);
   const gateway = await start(
     "gateway",
     "gateway/main.ts",
     {
-      DXGATE_SITE_ID: process.env.DXGATE_SITE_ID ?? "demo-site",
+      ...box,
       DXGATE_DATA_DIR: process.env.DXGATE_DATA_DIR ?? join(demoDir, "gateway"),
-      DXGATE_BROKER_URL: process.env.DXGATE_BROKER_URL ?? `mqtt://127.0.0.1:${mqttPort}`,
       DXGATE_DICOM_HOST: "127.0.0.1",
       DXGATE_HTTP_HOST: "127.0.0.1",
       DXGATE_QUIET_PERIOD_MS: process.env.DXGATE_QUIET_PERIOD_MS ?? "3000",
@@ -182,7 +223,9 @@ try {
       `  Reading centre 阅片中心   http://127.0.0.1:${rcHttp}/api/worklist`,
       `    log in 登录:             user 用户名 demo  /  password 密码 demo`,
       `    curl -s -X POST -H 'content-type: application/json' -d '{"username":"demo","password":"demo"}' http://127.0.0.1:${rcHttp}/api/login`,
-      `  MQTT broker 消息代理       mqtt://127.0.0.1:${mqttPort}`,
+      `  MQTT broker 消息代理       mqtts://127.0.0.1:${mqttsPort}  (county CA 县级 CA: ${pki.caCert})`,
+      `    box 网关设备 ${siteId}:       credentials 凭据 ${join(rcDataDir, "box-credentials", siteId, "box.env")}`,
+      "    anonymous clients are refused 匿名连接一律拒绝",
       `  Gateway 网关 API           http://127.0.0.1:${gwHttp}/api/studies`,
       `  Gateway DICOM 接收         AE title DXGATE, 127.0.0.1 port ${dicomPort}`,
       `    send a study 发送检查:    storescu -aec DXGATE 127.0.0.1 ${dicomPort} FILE.dcm`,

@@ -12,6 +12,7 @@ import { writeStudy } from "./fixtures/make-dicom.ts";
 import { datasetOf } from "./support/dicom-bytes.ts";
 import { eventually, type RunningProcess } from "./support/processes.ts";
 import {
+  provisionBox,
   ReadingCentreClient,
   run,
   startGateway,
@@ -31,7 +32,8 @@ describe("the chain end to end", () => {
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "dxgate-chain-"));
     rc = await startReadingCentre(join(work, "rc"));
-    gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 300);
+    const box = await provisionBox(join(work, "rc"), rc.port("mqtt"));
+    gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 300, box);
     county = new ReadingCentreClient(rc.port("http"));
     await county.login();
   });

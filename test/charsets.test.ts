@@ -16,6 +16,7 @@ import { after, before, describe, test } from "node:test";
 import { datasetOf } from "./support/dicom-bytes.ts";
 import { eventually, type RunningProcess } from "./support/processes.ts";
 import {
+  provisionBox,
   ReadingCentreClient,
   run,
   startGateway,
@@ -186,7 +187,8 @@ describe("Chinese character sets end to end", () => {
     await mkdir(join(work, "in"));
     built = await Promise.all(CASES.map((c, index) => build(join(work, "in"), c, index)));
     rc = await startReadingCentre(join(work, "rc"));
-    gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 300);
+    const box = await provisionBox(join(work, "rc"), rc.port("mqtt"));
+    gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 300, box);
     county = new ReadingCentreClient(rc.port("http"));
     await county.login();
     await storescu(

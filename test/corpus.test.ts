@@ -19,7 +19,7 @@ import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { datasetOf } from "./support/dicom-bytes.ts";
 import { eventually, freePort, ROOT, type RunningProcess } from "./support/processes.ts";
-import { ReadingCentreClient, run, startGateway, startReadingCentre } from "./support/stack.ts";
+import { provisionBox, ReadingCentreClient, run, startGateway, startReadingCentre } from "./support/stack.ts";
 
 const SHARED = join(ROOT, "..", "shared", "data");
 const SHARED_VALID_DIRS = ["dicom-ts", "dx-cr", "us", "ecg-dicom"];
@@ -241,7 +241,8 @@ describe("the real-file corpus through storescu, gateway and reading centre", ()
 
     rc = await startReadingCentre(join(work, "rc"));
     // A long quiet period: files of one study sent on parallel associations stay one study.
-    gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 2_000);
+    const box = await provisionBox(join(work, "rc"), rc.port("mqtt"));
+    gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 2_000, box);
     county = new ReadingCentreClient(rc.port("http"));
     await county.login();
 

@@ -10,6 +10,7 @@ import { describe, test } from "node:test";
 import { writeStudy } from "./fixtures/make-dicom.ts";
 import { deferrer, eventually, freePort, type RunningProcess } from "./support/processes.ts";
 import {
+  provisionBox,
   ReadingCentreClient,
   startGateway,
   startReadingCentre,
@@ -60,7 +61,8 @@ describe("kill -9", () => {
     defer(() => rm(work, { recursive: true, force: true }));
     defer(() => rc.stop());
     // A long quiet period: the study is acknowledged to the modality but not yet uploaded.
-    const first = await startGateway(join(work, "gw"), rc.port("mqtt"), 600_000);
+    const box = await provisionBox(join(work, "rc"), rc.port("mqtt"));
+    const first = await startGateway(join(work, "gw"), rc.port("mqtt"), 600_000, box);
     defer(() => first.kill());
     const study = await writeStudy(join(work, "in"), { instances: 4 });
     await storescu(
@@ -77,7 +79,7 @@ describe("kill -9", () => {
       "nothing uploaded before the crash",
     );
 
-    const second = await startGateway(join(work, "gw"), rc.port("mqtt"), 200);
+    const second = await startGateway(join(work, "gw"), rc.port("mqtt"), 200, box);
     defer(() => second.stop());
     await assertArrivedExactlyOnce(county, second, study);
   });
@@ -89,7 +91,8 @@ describe("kill -9", () => {
     defer(() => rm(work, { recursive: true, force: true }));
     defer(() => rc.stop());
     // Small chunks make the upload long enough to be cut: 16 instances of 1 MiB in 16 KiB chunks.
-    const slow = { DXGATE_UPLOAD_CHUNK_SIZE: "16384" };
+    const box = await provisionBox(join(work, "rc"), rc.port("mqtt"));
+    const slow = { ...box, DXGATE_UPLOAD_CHUNK_SIZE: "16384" };
     const first = await startGateway(join(work, "gw"), rc.port("mqtt"), 600_000, slow);
     defer(() => first.kill());
     const study = await writeStudy(join(work, "in"), {
@@ -116,7 +119,7 @@ describe("kill -9", () => {
       "the cut came before the commit",
     );
 
-    const third = await startGateway(join(work, "gw"), rc.port("mqtt"), 0);
+    const third = await startGateway(join(work, "gw"), rc.port("mqtt"), 0, box);
     defer(() => third.stop());
     await assertArrivedExactlyOnce(county, third, study);
   });
@@ -128,7 +131,9 @@ describe("kill -9", () => {
     defer(() => rm(work, { recursive: true, force: true }));
     const rc = await startReadingCentre(join(work, "rc"), ports);
     defer(() => rc.kill());
+    const box = await provisionBox(join(work, "rc"), ports.mqtt);
     const gateway = await startGateway(join(work, "gw"), ports.mqtt, 0, {
+      ...box,
       DXGATE_UPLOAD_CHUNK_SIZE: "16384",
       DXGATE_UPLOAD_ACK_TIMEOUT_MS: "5000",
     });

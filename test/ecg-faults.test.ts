@@ -18,7 +18,7 @@ import { generateSyntheticEcg } from "../device-drivers/ecg/stream/index.ts";
 import { openPtyPair, type PtyPair } from "../device-drivers/serial/test-support.ts";
 import { boxStudies, countyInstances, runSimulator } from "./support/ecg.ts";
 import { eventually, type RunningProcess } from "./support/processes.ts";
-import { ReadingCentreClient, startGateway, startReadingCentre } from "./support/stack.ts";
+import { provisionBox, ReadingCentreClient, startGateway, startReadingCentre } from "./support/stack.ts";
 
 interface DeviceView {
   path: string;
@@ -42,7 +42,9 @@ describe("ECG lines with faults", () => {
     links.scp = join(work, "tty-cart");
     links.stream = join(work, "tty-module");
     rc = await startReadingCentre(join(work, "rc"));
+    const box = await provisionBox(join(work, "rc"), rc.port("mqtt"));
     gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 300, {
+      ...box,
       DXGATE_SERIAL: `${links.scp}=generic-scp-ecg-usb-serial,${links.stream}=generic-ecg-stream-8-lead`,
       DXGATE_SERIAL_WATCH: "0",
       DXGATE_SERIAL_REOPEN_BASE_MS: "100",

@@ -25,7 +25,7 @@ import {
   SHARED_SKIP,
 } from "./support/ecg.ts";
 import { eventually, type RunningProcess } from "./support/processes.ts";
-import { ReadingCentreClient, startGateway, startReadingCentre } from "./support/stack.ts";
+import { provisionBox, ReadingCentreClient, startGateway, startReadingCentre } from "./support/stack.ts";
 
 interface ImportJob {
   path: string;
@@ -49,7 +49,9 @@ describe("ECG files from a watched folder", () => {
     folder = join(work, "cart-export");
     await mkdir(folder);
     rc = await startReadingCentre(join(work, "rc"));
+    const box = await provisionBox(join(work, "rc"), rc.port("mqtt"));
     gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 300, {
+      ...box,
       DXGATE_IMPORT_FOLDERS: folder,
       DXGATE_IMPORT_USB_MOUNT_ROOT: "",
       DXGATE_IMPORT_SCAN_INTERVAL_MS: "200",

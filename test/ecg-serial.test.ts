@@ -25,7 +25,7 @@ import {
   TWELVE_LEAD_ECG_SOP_CLASS,
 } from "./support/ecg.ts";
 import { eventually, type RunningProcess } from "./support/processes.ts";
-import { ReadingCentreClient, startGateway, startReadingCentre } from "./support/stack.ts";
+import { provisionBox, ReadingCentreClient, startGateway, startReadingCentre } from "./support/stack.ts";
 
 /** A site profile (serial.profilesDir): a module streaming 12 leads at 1000 Hz in 1.25 µV units. */
 const SITE_PROFILE = {
@@ -61,7 +61,9 @@ describe("ECG carts over serial ptys to the reading centre", () => {
     await mkdir(join(work, "profiles"));
     await writeFile(join(work, "profiles", "site.json"), JSON.stringify(SITE_PROFILE));
     rc = await startReadingCentre(join(work, "rc"));
+    const box = await provisionBox(join(work, "rc"), rc.port("mqtt"));
     gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 300, {
+      ...box,
       DXGATE_SERIAL: [
         `${links.stream}=generic-ecg-stream-8-lead`,
         `${links.scp}=generic-scp-ecg-usb-serial`,

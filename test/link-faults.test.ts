@@ -19,6 +19,7 @@ import { writeStudy } from "./fixtures/make-dicom.ts";
 import { type Direction, type LinkProxy, startLinkProxy } from "./support/link-proxy.ts";
 import { deferrer, eventually, type RunningProcess } from "./support/processes.ts";
 import {
+  provisionBox,
   ReadingCentreClient,
   startGateway,
   startReadingCentre,
@@ -46,7 +47,10 @@ async function startStack(t: { after: (fn: () => Promise<void>) => void }): Prom
   const proxy = await startLinkProxy({ target: { host: "127.0.0.1", port: rc.port("mqtt") } });
   defer(() => proxy.close());
   // Small chunks, so a study is many PUBLISH packets and a cut can fall between any two.
+  // The box's credentials point it at the proxy, not at the broker itself.
+  const box = await provisionBox(join(work, "rc"), proxy.port);
   const gateway = await startGateway(join(work, "gw"), proxy.port, 200, {
+    ...box,
     DXGATE_UPLOAD_CHUNK_SIZE: "16384",
   });
   defer(() => gateway.stop());

@@ -14,6 +14,7 @@ import { writeStudy } from "./fixtures/make-dicom.ts";
 import { datasetOf } from "./support/dicom-bytes.ts";
 import { deferrer, eventually, freePort } from "./support/processes.ts";
 import {
+  provisionBox,
   ReadingCentreClient,
   run,
   startGateway,
@@ -33,7 +34,8 @@ test("a study forwarded by Orthanc's C-STORE SCU arrives at the county unchanged
   defer(() => rm(work, { recursive: true, force: true }));
   const rc = await startReadingCentre(join(work, "rc"));
   defer(() => rc.stop());
-  const gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 300);
+  const box = await provisionBox(join(work, "rc"), rc.port("mqtt"));
+  const gateway = await startGateway(join(work, "gw"), rc.port("mqtt"), 300, box);
   defer(() => gateway.stop());
 
   const httpPort = await freePort();

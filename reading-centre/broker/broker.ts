@@ -1,26 +1,58 @@
 /**
  * The embedded MQTT broker (aedes, in-memory persistence) the boxes and the receiver connect to when
- * no external broker is configured. Every connection passes the packet-size guard first.
+ * no external broker is configured: a plain listener (meant for loopback: the reading centre's own
+ * client, a box on the same machine) and, when configured, a TLS listener that also accepts client
+ * certificates from the county CA. Every connection passes the packet-size guard first; who may do
+ * what is acl.ts.
  */
 import { once } from "node:events";
-import { type AddressInfo, createServer, type Server } from "node:net";
-import { Aedes } from "aedes";
+import { readFile } from "node:fs/promises";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { Aedes, type Client } from "aedes";
 import type { Logger } from "../../common/logger.ts";
 import { rcError } from "../errors.ts";
-import { createBrokerAcl, type InternalCredentials, MAX_PUBLISH_BYTES } from "./acl.ts";
+import {
+  type BoxAuthenticator,
+  createBrokerAcl,
+  type InternalCredentials,
+  MAX_PUBLISH_BYTES,
+  type PeerCertificate,
+} from "./acl.ts";
 import { SizeGuardedConnection } from "./size-guard.ts";
+
+export interface BrokerTlsOptions {
+  host: string;
+  port: number;
+  /** PEM file paths. */
+  cert: string;
+  key: string;
+  /** The county CA: client certificates it issued are requested (optional for the client). */
+  ca?: string | undefined;
+}
 
 export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
+  tls?: BrokerTlsOptions | undefined;
   countyId: string;
   internal: InternalCredentials;
+  /** The registered boxes; absent: no box is admitted (only the reading centre's own clients). */
+  boxes?: BoxAuthenticator | undefined;
   log: Logger;
 }
+
+const NO_BOXES: BoxAuthenticator = {
+  authenticate: async () => false,
+  admitsCertificate: () => false,
+};
 
 export interface EmbeddedBroker {
   /** The bound port (the real one when configured as 0). */
   port: number;
+  /** The TLS listener's bound port, when there is one. */
+  tlsPort: number | undefined;
   /** Where the reading centre's own client connects. */
   url: string;
   close(): Promise<void>;
@@ -28,7 +60,16 @@ export interface EmbeddedBroker {
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const log = options.log;
-  const acl = createBrokerAcl({ countyId: options.countyId, internal: options.internal, log });
+  // The verified client certificate of each TLS connection, keyed by the stream aedes is handed.
+  const peers = new WeakMap<Duplex, PeerCertificate>();
+  const acl = createBrokerAcl({
+    countyId: options.countyId,
+    internal: options.internal,
+    boxes: options.boxes ?? NO_BOXES,
+    peerCertificate: (client: Client) => peers.get(client.conn as Duplex),
+    log,
+  });
+  const tlsFiles = options.tls ? await readTlsFiles(options.tls) : undefined;
   const broker = await Aedes.createBroker({
     authenticate: acl.authenticate,
     authorizePublish: acl.authorizePublish,
@@ -41,37 +82,127 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     log.debug({ reason: error.message }, "mqtt connection error");
   });
 
-  const server: Server = createServer((socket) => {
+  function handle(socket: Socket, peer?: PeerCertificate): void {
     // Small acks must not wait for Nagle's algorithm to coalesce them with data that never comes.
     socket.setNoDelay(true);
-    broker.handle(
-      new SizeGuardedConnection(socket, MAX_PUBLISH_BYTES, (problem) => {
-        log.warn(
-          { code: problem.code, remote: socket.remoteAddress },
-          "mqtt connection closed: bad packet size",
-        );
-      }),
-    );
-  });
-  try {
-    server.listen(options.port, options.host);
-    await once(server, "listening");
-  } catch (error) {
-    await new Promise<void>((resolve) => broker.close(() => resolve()));
-    throw rcError("BROKER_START_FAILED", `MQTT broker cannot listen on ${options.host}:${options.port}`, {
-      reason: (error as Error).message,
+    const connection = new SizeGuardedConnection(socket, MAX_PUBLISH_BYTES, (problem) => {
+      log.warn(
+        { code: problem.code, remote: socket.remoteAddress },
+        "mqtt connection closed: bad packet size",
+      );
     });
+    if (peer) peers.set(connection, peer);
+    broker.handle(connection);
   }
-  const port = (server.address() as AddressInfo).port;
+
+  const servers: Server[] = [];
+  const closeAll = async () => {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  try {
+    const server: Server = createServer((socket) => handle(socket));
+    servers.push(server);
+    await listen(server, options.host, options.port);
+    if (options.tls && tlsFiles) {
+      const requestCert = tlsFiles.ca !== undefined;
+      const tlsServer = createTlsServer(
+        {
+          cert: tlsFiles.cert,
+          key: tlsFiles.key,
+          minVersion: "TLSv1.2",
+          // Certificates are asked for but not required: boxes with only a password use this port too.
+          ...(requestCert ? { ca: tlsFiles.ca, requestCert: true, rejectUnauthorized: false } : {}),
+        },
+        (socket: TLSSocket) => {
+          const peer = requestCert ? peerOf(socket) : undefined;
+          if (peer === "refused") {
+            log.warn(
+              {
+                code: "TLS_CLIENT_CERT_REFUSED",
+                reason: socket.authorizationError,
+                remote: socket.remoteAddress,
+              },
+              "mqtt TLS client certificate not issued by the county CA: connection closed",
+            );
+            socket.destroy();
+            return;
+          }
+          handle(socket, peer);
+        },
+      );
+      tlsServer.on("tlsClientError", (error, socket) => {
+        log.debug({ reason: error.message, remote: socket.remoteAddress }, "mqtt TLS handshake failed");
+      });
+      servers.push(tlsServer);
+      await listen(tlsServer, options.tls.host, options.tls.port);
+    }
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+  const port = (servers[0]!.address() as AddressInfo).port;
   log.info({ service: "mqtt", host: options.host, port }, "listening");
+  const tlsPort = servers[1] ? (servers[1].address() as AddressInfo).port : undefined;
+  if (tlsPort !== undefined) {
+    log.info(
+      {
+        service: "mqtts",
+        host: options.tls!.host,
+        port: tlsPort,
+        clientCertificates: tlsFiles?.ca !== undefined,
+      },
+      "listening",
+    );
+  }
 
   return {
     port,
+    tlsPort,
     url: `mqtt://${formatHost(connectableHost(options.host))}:${port}`,
-    async close() {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: closeAll,
+  };
+}
+
+async function listen(server: Server, host: string, port: number): Promise<void> {
+  try {
+    server.listen(port, host);
+    await once(server, "listening");
+  } catch (error) {
+    throw rcError("BROKER_START_FAILED", `MQTT broker cannot listen on ${host}:${port}`, {
+      reason: (error as Error).message,
+    });
+  }
+}
+
+async function readTlsFiles(tls: BrokerTlsOptions): Promise<{ cert: Buffer; key: Buffer; ca?: Buffer }> {
+  const read = async (field: string, path: string) => {
+    try {
+      return await readFile(path);
+    } catch (error) {
+      throw rcError("BROKER_START_FAILED", `mqtt.tls.${field}: cannot read ${path}`, {
+        field: `mqtt.tls.${field}`,
+        reason: (error as Error).message,
+      });
+    }
+  };
+  return {
+    cert: await read("cert", tls.cert),
+    key: await read("key", tls.key),
+    ...(tls.ca ? { ca: await read("ca", tls.ca) } : {}),
+  };
+}
+
+/** The client certificate, when one was presented: verified against the CA, or "refused". */
+function peerOf(socket: TLSSocket): PeerCertificate | "refused" | undefined {
+  const certificate = socket.getPeerCertificate();
+  if (!certificate || Object.keys(certificate).length === 0) return undefined;
+  if (!socket.authorized) return "refused";
+  const field = (value: string | string[] | undefined) => (Array.isArray(value) ? undefined : value);
+  return {
+    commonName: field(certificate.subject?.CN),
+    organization: field(certificate.subject?.O),
+    fingerprint256: certificate.fingerprint256,
   };
 }
 

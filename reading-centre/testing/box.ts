@@ -27,6 +27,7 @@ import {
   type UpKind,
   upTopic,
 } from "../../uploader/protocol/index.ts";
+import { boxCredentialsFor } from "./harness.ts";
 
 export interface TestInstance {
   descriptor: InstanceDescriptor;
@@ -156,15 +157,22 @@ export class FakeBox {
     });
   }
 
+  /**
+   * Connect as the site's box: at a reading centre started by `startRc`, with the site's registered
+   * credentials and client id (registered on first use: the broker refuses anonymous boxes);
+   * anonymously anywhere else (a test's own Mosquitto).
+   */
   static async connect(mqttPort: number, siteId: string, countyId = "county"): Promise<FakeBox> {
+    const credentials = await boxCredentialsFor(mqttPort, siteId);
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
       protocolVersion: 4,
       clean: true,
-      clientId: `box-${siteId}-${randomUUID().slice(0, 8)}`,
+      clientId: credentials?.clientId ?? `box-${siteId}-${randomUUID().slice(0, 8)}`,
+      ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
       reconnectPeriod: 0,
     });
     await client.subscribeAsync(downWildcard({ countyId, siteId }), { qos: 1 });
-    return new FakeBox(client, siteId, countyId);
+    return new FakeBox(client, siteId, countyId, credentials?.signingKey);
   }
 
   async publish(kind: UpKind, payload: Buffer | string, options: { retain?: boolean } = {}): Promise<void> {

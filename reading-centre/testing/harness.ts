@@ -76,11 +76,35 @@ export async function addBox(
   };
 }
 
+/** Reading centres started by `startRc`, by their plain MQTT port: where a FakeBox's site gets registered. */
+const byMqttPort = new Map<number, { dataDir: string; countyId: string }>();
+const registered = new Map<string, Promise<TestBoxCredentials>>();
+
+/**
+ * The credentials of `siteId` at the reading centre listening on `mqttPort` (started by `startRc`):
+ * registered on first use, as an admin's add-box would, then the same ones for every later
+ * connection and restart on that data directory. Undefined for any other broker (e.g. a test's own
+ * Mosquitto).
+ */
+export function boxCredentialsFor(mqttPort: number, siteId: string): Promise<TestBoxCredentials> | undefined {
+  const rc = byMqttPort.get(mqttPort);
+  if (!rc) return undefined;
+  const key = `${rc.dataDir}\0${siteId}`;
+  let credentials = registered.get(key);
+  if (!credentials) {
+    credentials = addBox(rc.dataDir, siteId, rc.countyId);
+    registered.set(key, credentials);
+  }
+  return credentials;
+}
+
 export interface RunningRc {
   app: ReadingCentre;
   dataDir: string;
   httpPort: number;
   mqttPort: number;
+  /** The TLS listener's port, when `mqtt.tls` was configured. */
+  mqttTlsPort: number | undefined;
   logs: LogCapture;
   /** Register a box for `siteId` (or rotate its credentials); the running service admits it at once. */
   addBox(siteId: string): Promise<TestBoxCredentials>;
@@ -113,7 +137,8 @@ export async function startRc(
   });
   const logs = new LogCapture();
   const app = createReadingCentre(config, { log: logs.log });
-  const { httpPort, mqttPort } = await app.start();
+  const { httpPort, mqttPort, mqttTlsPort } = await app.start();
+  byMqttPort.set(mqttPort, { dataDir, countyId: config.countyId });
 
   async function api(method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
     const headers: Record<string, string> = {};
@@ -141,21 +166,30 @@ export async function startRc(
     dataDir,
     httpPort,
     mqttPort,
+    mqttTlsPort,
     logs,
-    addBox: (siteId: string) => addBox(dataDir, siteId, config.countyId),
+    async addBox(siteId: string) {
+      const credentials = addBox(dataDir, siteId, config.countyId);
+      registered.set(`${dataDir}\0${siteId}`, credentials);
+      return credentials;
+    },
     api,
     async login(username = "demo", password = "demo") {
       const response = await api("POST", "/api/login", { body: { username, password } });
       if (response.status !== 200) throw new Error(`login failed: ${response.status}`);
       return (response.json as { token: string }).token;
     },
-    stop: () => app.stop(),
+    async stop() {
+      byMqttPort.delete(mqttPort);
+      await app.stop();
+    },
   };
 }
 
 /** Stop the reading centre and remove its data directory. */
 export async function disposeRc(rc: RunningRc): Promise<void> {
   await rc.stop();
+  for (const key of registered.keys()) if (key.startsWith(`${rc.dataDir}\0`)) registered.delete(key);
   await rm(rc.dataDir, { recursive: true, force: true });
 }
 

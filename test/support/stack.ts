@@ -4,9 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { GATEWAY_NODE_FLAGS } from "../../gateway/node-flags.ts";
-import { type RunningProcess, startProcess } from "./processes.ts";
+import { ROOT, type RunningProcess, startProcess } from "./processes.ts";
 
 export const run = promisify(execFile);
 
@@ -72,7 +74,44 @@ export async function startReadingCentre(
   );
 }
 
-/** A gateway for site `site-chain`; `extraEnv` adds or overrides variables. */
+/**
+ * Provision a box as a county admin does: the real `reading-centre/main.ts add-box SITE` on the
+ * reading centre's data directory (the running service admits it without a restart). Resolves with
+ * the environment from the box.env it wrote — site, credentials in DXGATE_BROKER_URL (pointed at
+ * `127.0.0.1:mqttPort`, e.g. a link proxy), TLS files when a county CA exists, signing key — to pass
+ * to `startGateway`.
+ */
+export async function provisionBox(
+  rcDataDir: string,
+  mqttPort: number,
+  siteId = "site-chain",
+): Promise<Record<string, string>> {
+  const { stdout } = await run(
+    process.execPath,
+    [
+      join(ROOT, "reading-centre", "main.ts"),
+      "add-box",
+      siteId,
+      "--out",
+      join(rcDataDir, "box-credentials", siteId),
+      "--broker-url",
+      `mqtt://127.0.0.1:${mqttPort}`,
+    ],
+    { env: { ...process.env, DXGATE_RC_DATA_DIR: rcDataDir, DXGATE_LOG_LEVEL: "warn" }, timeout: 30_000 },
+  );
+  const printed = JSON.parse(stdout.trim().split("\n").at(-1)!) as { env: string };
+  const env: Record<string, string> = {};
+  for (const line of (await readFile(printed.env, "utf8")).split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0 && !line.startsWith("#")) env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
+}
+
+/**
+ * A gateway for site `site-chain`; `extraEnv` adds or overrides variables — the box's provisioned
+ * environment (`provisionBox`) among them: the county refuses anonymous boxes.
+ */
 export async function startGateway(
   dataDir: string,
   mqttPort: number,
