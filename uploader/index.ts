@@ -51,14 +51,24 @@ export function createUploader(options: UploaderOptions): Uploader {
   const status = new StatusPublisher({
     session,
     site,
-    depth: () => config.queue.depth(),
+    // Queue figures (stats() when the queue has it) and the study in transfer; a study becoming
+    // ready or delivered is announced within a second.
+    queue: config.queue,
+    uploading: () => sender.uploading,
     intervalMs: config.statusIntervalMs,
     software: config.software,
     log,
   });
   const acks = new CommitAckRegistry();
   const budget = new TokenBucket(config.bandwidth);
-  const sender = new Sender({ ...config, session, acks, log, budget });
+  const sender = new Sender({
+    ...config,
+    session,
+    acks,
+    log,
+    budget,
+    onQueueChanged: () => status.queueChanged(),
+  });
   const reports = new ReportReceiver({ session, site, inbox: config.inbox, log });
 
   session.on("connected", () => status.onConnected());

@@ -16,8 +16,11 @@ test("an ECG sheet preview goes before the study and the county serves it with t
   const rc = await startRc();
   const dir = await tempDir();
   const queue = new MemoryQueue();
+  // The county's broker admits registered boxes only.
+  const box = await rc.addBox("township-1");
   const uploader = createUploader({
-    brokerUrl: `mqtt://127.0.0.1:${rc.mqttPort}`,
+    brokerUrl: `mqtt://${box.username}:${encodeURIComponent(box.password)}@127.0.0.1:${rc.mqttPort}`,
+    signingKey: box.signingKey,
     site: { countyId: "county", siteId: "township-1" },
     queue,
     inbox: new MemoryInbox(),
