@@ -96,7 +96,8 @@ async function openLink(
   const work = await mkdtemp(join(tmpdir(), "dxgate-bench-link-"));
   const rc = await startRc({
     dataDir: join(work, "rc"),
-    overrides: { ...(values.unsigned ? { "security.requireSignatures": false } : {}), ...rcOverrides },
+    // As a county runs once its boxes sign: unsigned or badly signed manifests and commits refused.
+    overrides: { "security.requireSignatures": !values.unsigned, ...rcOverrides },
   });
   const credentials = await rc.addBox(SITE.siteId);
   const rate = bytesPerSecond(mbps);
