@@ -1,7 +1,8 @@
 /**
  * The real uploader against the real reading centre (in-process, a registered box with its password
  * in the broker URL and its signing key): an attempt cut short is resumed from what the county holds.
- * Test only: the two sides meet over MQTT.
+ * Its refusals (unsigned, over quota) and chunk-size ceiling reach the box. Test only: the two
+ * sides meet over MQTT.
  */
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
@@ -73,6 +74,64 @@ test("a signed box: an attempt cut short is resumed from what the county holds",
   } finally {
     await first.uploader.stop();
     await second.uploader.stop();
+    await disposeRc(rc);
+    await dir.remove();
+  }
+});
+
+test("the county's refusals reach the queue as UPLOAD_REFUSED: unsigned manifest, staging quota", async () => {
+  const rc = await startRc({ overrides: { "quotas.stagingBytesPerBox": 100_000 } });
+  const dir = await tempDir();
+  const credentials = await rc.addBox(SITE.siteId);
+  const noRetry = { retry: { baseMs: 60_000, maxMs: 60_000 } };
+  const unsignedQueue = new MemoryQueue();
+  const unsigned = box(rc, credentials.password, unsignedQueue, noRetry);
+  const signedQueue = new MemoryQueue();
+  const signed = box(rc, credentials.password, signedQueue, {
+    ...noRetry,
+    signingKey: credentials.signingKey,
+  });
+  try {
+    const small = await makeStudy(dir.path, [20_000]);
+    unsignedQueue.add(small.outbound);
+    await unsigned.uploader.start();
+    const refused = await unsignedQueue.waitFor((e) => e.kind === "failed", 10_000);
+    assert.match(refused.kind === "failed" ? refused.reason : "", /^UPLOAD_REFUSED: .*SIGNATURE_MISSING/);
+    await unsigned.uploader.stop();
+
+    const large = await makeStudy(dir.path, [300_000]);
+    signedQueue.add(large.outbound);
+    await signed.uploader.start();
+    const overQuota = await signedQueue.waitFor((e) => e.kind === "failed", 10_000);
+    assert.match(
+      overQuota.kind === "failed" ? overQuota.reason : "",
+      /^UPLOAD_REFUSED: .*QUOTA_EXCEEDED.*retry after \d+ ms/,
+    );
+    assert.equal(signedQueue.of("delivered").length, 0);
+  } finally {
+    await unsigned.uploader.stop();
+    await signed.uploader.stop();
+    await disposeRc(rc);
+    await dir.remove();
+  }
+});
+
+test("the county's chunk-size ceiling is what the box uses", async () => {
+  const rc = await startRc({ overrides: { "mqtt.maxChunkBytes": 4096 } });
+  const dir = await tempDir();
+  const credentials = await rc.addBox(SITE.siteId);
+  const queue = new MemoryQueue();
+  const signed = box(rc, credentials.password, queue, { signingKey: credentials.signingKey });
+  try {
+    const { outbound } = await makeStudy(dir.path, [50_000]);
+    queue.add(outbound);
+    await signed.uploader.start();
+    await queue.waitFor((e) => e.kind === "delivered", 10_000);
+    const [done] = signed.acknowledged();
+    assert.equal(done?.chunkSize, 4096);
+    assert.equal(done?.sentBytes, 50_000);
+  } finally {
+    await signed.uploader.stop();
     await disposeRc(rc);
     await dir.remove();
   }
