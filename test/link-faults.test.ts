@@ -8,6 +8,11 @@
  * than the keepalive (the transfer just goes on) and a cut on a throttled, delayed link. A half-open
  * longer than the keepalive (30 s, not configurable through the gateway's environment) would take
  * about 50 s alone and is not here.
+ *
+ * Every scenario runs against both brokers the county may use: the embedded aedes, and an external
+ * Mosquitto 2 (test/support/mosquitto.ts) whose password and ACL files are generated from the box
+ * registry; the reading centre then connects to it as its receiver user, and the box, provisioned
+ * with add-box as always, reaches it through the proxy.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -17,6 +22,13 @@ import { describe, test } from "node:test";
 import { downTopic, upTopic } from "../uploader/protocol/topics.ts";
 import { writeStudy } from "./fixtures/make-dicom.ts";
 import { type Direction, type LinkProxy, startLinkProxy } from "./support/link-proxy.ts";
+import {
+  type CountyMosquitto,
+  recordMosquittoHash,
+  SKIP_WITHOUT_MOSQUITTO,
+  startCountyMosquitto,
+  startReadingCentreOnMosquitto,
+} from "./support/mosquitto.ts";
 import { deferrer, eventually, type RunningProcess } from "./support/processes.ts";
 import {
   provisionBox,
@@ -38,17 +50,44 @@ interface Stack {
   county: ReadingCentreClient;
 }
 
-async function startStack(t: { after: (fn: () => Promise<void>) => void }): Promise<Stack> {
+type BrokerKind = "aedes" | "mosquitto";
+
+async function startStack(
+  t: { after: (fn: () => Promise<void>) => void },
+  broker: BrokerKind = "aedes",
+): Promise<Stack> {
   const defer = deferrer(t);
   const work = await mkdtemp(join(tmpdir(), "dxgate-link-"));
   defer(() => rm(work, { recursive: true, force: true }));
-  const rc = await startReadingCentre(join(work, "rc"));
-  defer(() => rc.stop());
-  const proxy = await startLinkProxy({ target: { host: "127.0.0.1", port: rc.port("mqtt") } });
+  const rcDir = join(work, "rc");
+  let rc: RunningProcess;
+  let brokerPort: number;
+  let mosquitto: CountyMosquitto | undefined;
+  if (broker === "mosquitto") {
+    // The county's own Mosquitto, its password and ACL files generated from the box registry; the
+    // reading centre connects to it as the receiver user and embeds no broker.
+    const m = await startCountyMosquitto(rcDir);
+    mosquitto = m;
+    defer(() => m.stop());
+    rc = await startReadingCentreOnMosquitto(rcDir, m);
+    brokerPort = m.port;
+  } else {
+    rc = await startReadingCentre(rcDir);
+    brokerPort = rc.port("mqtt");
+  }
+  const stopRc = rc;
+  defer(() => stopRc.stop());
+  const proxy = await startLinkProxy({ target: { host: "127.0.0.1", port: brokerPort } });
   defer(() => proxy.close());
   // Small chunks, so a study is many PUBLISH packets and a cut can fall between any two.
   // The box's credentials point it at the proxy, not at the broker itself.
   const box = await provisionBox(join(work, "rc"), proxy.port);
+  if (mosquitto) {
+    // Mosquitto checks the box's password against its own password file, regenerated from the registry.
+    const password = decodeURIComponent(new URL(box.DXGATE_BROKER_URL!).password);
+    await recordMosquittoHash(rcDir, box.DXGATE_SITE_ID ?? SITE.siteId, password);
+    await mosquitto.sync({ username: box.DXGATE_SITE_ID ?? SITE.siteId, password });
+  }
   const gateway = await startGateway(join(work, "gw"), proxy.port, 200, {
     ...box,
     DXGATE_UPLOAD_CHUNK_SIZE: "16384",
@@ -170,159 +209,172 @@ async function assertReportAtBox(stack: Stack, uid: string, impression: string):
   assert.equal(atBox.report?.impression, impression);
 }
 
-describe("link faults between box and county", () => {
-  test("cut mid-chunk, then a 1 s outage: the study arrives once, complete", async (t) => {
-    const stack = await startStack(t);
-    const chunkTopic = upTopic(SITE, "chunk");
-    let chunkBytesFrom: number | undefined;
-    let down: Promise<void> = Promise.resolve();
-    const cut = new Promise<void>((resolve) => {
-      const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
-        if (chunkBytesFrom === undefined) {
-          if (chunk.includes(chunkTopic)) chunkBytesFrom = total - chunk.length;
-          return;
-        }
-        // About 200 KB of chunk traffic has passed: the cut falls inside some chunk's PUBLISH.
-        if (total - chunkBytesFrom >= 200_000) {
-          stop();
-          down = outage(stack.proxy, 1000);
-          resolve();
-        }
-      });
-    });
-    const study = await sendStudy(stack, 6);
-    await cut;
-    assert.equal(
-      (await worklistEntries(stack.county, study.studyInstanceUid)).length,
-      0,
-      "the cut came before the commit",
-    );
-    await down;
-    await assertArrivedExactlyOnce(stack, study);
-    assert.ok(stack.proxy.stats().connections >= 2, "the box reconnected");
-  });
+const BROKERS: Array<{ kind: BrokerKind; name: string; skip: string | false }> = [
+  { kind: "aedes", name: "the embedded aedes", skip: false },
+  { kind: "mosquitto", name: "an external Mosquitto", skip: SKIP_WITHOUT_MOSQUITTO },
+];
 
-  test("cut after the last chunk, before the commit, then a 1 s outage: the study arrives once, complete", async (t) => {
-    const stack = await startStack(t);
-    let down: Promise<void> = Promise.resolve();
-    const cut = when(stack.proxy, "clientToServer", upTopic(SITE, "commit"), () => {
-      down = outage(stack.proxy, 1000);
-    });
-    const study = await sendStudy(stack, 4);
-    await cut;
-    await sleep(200);
-    assert.equal(
-      (await worklistEntries(stack.county, study.studyInstanceUid)).length,
-      0,
-      "the commit has not reached the county while the link is down",
-    );
-    await down;
-    await assertArrivedExactlyOnce(stack, study);
-    assert.ok(stack.proxy.stats().connections >= 2, "the box reconnected");
-  });
-
-  test("cut after the commit, before the commit-ack: the study arrives once, complete", async (t) => {
-    const stack = await startStack(t);
-    let down: Promise<void> = Promise.resolve();
-    const cut = when(stack.proxy, "serverToClient", downTopic(SITE, "commit-ack"), () => {
-      down = outage(stack.proxy, 1500);
-    });
-    const study = await sendStudy(stack, 4);
-    await cut;
-    // The county has stored it; the box has not heard so while the link is down.
-    assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 1);
-    assert.notEqual((await studyAtBox(stack.gateway, study.studyInstanceUid))?.state, "delivered");
-    await down;
-    await assertArrivedExactlyOnce(stack, study);
-    assert.ok(stack.proxy.stats().connections >= 2, "the box reconnected");
-    // The broker queued the ack in the box's persistent session: no second attempt was needed.
-    const attempts = stack.rc.lines.filter(
-      (l) => l.msg === "transfer started" && l.studyInstanceUid === study.studyInstanceUid,
-    );
-    assert.equal(attempts.length, 1, "one transfer: the ack came from the box's session");
-  });
-
-  test("cut while a report goes down, and again when its report-ack goes up: the report reaches the box", async (t) => {
-    const stack = await startStack(t);
-    const study = await sendStudy(stack, 2);
-    await assertArrivedExactlyOnce(stack, study);
-
-    const reportCut = when(stack.proxy, "serverToClient", downTopic(SITE, "report"), () => stack.proxy.cut());
-    const ackCut = reportCut.then(() =>
-      when(stack.proxy, "clientToServer", upTopic(SITE, "report-ack"), () => stack.proxy.cut()),
-    );
-    await postReport(stack, study.studyInstanceUid, "Link faults survived");
-    await reportCut;
-    await ackCut;
-    await assertReportAtBox(stack, study.studyInstanceUid, "Link faults survived");
-    await stack.rc.waitForLine((l) => l.msg === "report delivered", 20_000);
-    assert.ok(stack.proxy.stats().connections >= 3, "the box reconnected after each cut");
-    // Still exactly one study at the county, with one report.
-    assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 1);
-  });
-
-  test("a 4 s half-open mid-upload, shorter than the keepalive: the transfer goes on, the study arrives once", async (t) => {
-    const stack = await startStack(t);
-    const chunkTopic = upTopic(SITE, "chunk");
-    let from: number | undefined;
-    let forwardedAtHalt = 0;
-    const halted = new Promise<void>((resolve) => {
-      const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
-        if (from === undefined) {
-          if (chunk.includes(chunkTopic)) from = total - chunk.length;
-          return;
-        }
-        if (total - from >= 200_000) {
-          stop();
-          stack.proxy.halfOpen();
-          forwardedAtHalt = total;
-          resolve();
-        }
-      });
-    });
-    const study = await sendStudy(stack, 6);
-    await halted;
-    await sleep(4000);
-    assert.equal(stack.proxy.stats().clientToServer, forwardedAtHalt, "silence while half-open");
-    assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 0);
-    stack.proxy.resume();
-    await assertArrivedExactlyOnce(stack, study);
-    assert.equal(stack.proxy.stats().connections, 1, "the same connection throughout");
-    const attempts = stack.rc.lines.filter(
-      (l) => l.msg === "transfer started" && l.studyInstanceUid === study.studyInstanceUid,
-    );
-    assert.equal(attempts.length, 1, "one transfer: a stall is not a failure");
-  });
-
-  test("over a slow, delayed link (1 MB/s, 50 ms each way), cut mid-chunk: the study arrives once", async (t) => {
-    const stack = await startStack(t);
-    stack.proxy.setRate(1_000_000);
-    stack.proxy.setDelay(50);
-    const chunkTopic = upTopic(SITE, "chunk");
-    let from: number | undefined;
-    let firstChunkAt = 0;
-    const cut = new Promise<number>((resolve) => {
-      const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
-        if (from === undefined) {
-          if (chunk.includes(chunkTopic)) {
-            from = total - chunk.length;
-            firstChunkAt = Date.now();
+for (const { kind: broker, name, skip } of BROKERS) {
+  describe(`link faults between box and county, on ${name}`, { skip }, () => {
+    test("cut mid-chunk, then a 1 s outage: the study arrives once, complete", async (t) => {
+      const stack = await startStack(t, broker);
+      const chunkTopic = upTopic(SITE, "chunk");
+      let chunkBytesFrom: number | undefined;
+      let down: Promise<void> = Promise.resolve();
+      const cut = new Promise<void>((resolve) => {
+        const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
+          if (chunkBytesFrom === undefined) {
+            if (chunk.includes(chunkTopic)) chunkBytesFrom = total - chunk.length;
+            return;
           }
-          return;
-        }
-        if (total - from >= 500_000) {
-          stop();
-          stack.proxy.cut();
-          resolve(Date.now() - firstChunkAt);
-        }
+          // About 200 KB of chunk traffic has passed: the cut falls inside some chunk's PUBLISH.
+          if (total - chunkBytesFrom >= 200_000) {
+            stop();
+            down = outage(stack.proxy, 1000);
+            resolve();
+          }
+        });
       });
+      const study = await sendStudy(stack, 6);
+      await cut;
+      assert.equal(
+        (await worklistEntries(stack.county, study.studyInstanceUid)).length,
+        0,
+        "the cut came before the commit",
+      );
+      await down;
+      await assertArrivedExactlyOnce(stack, study);
+      assert.ok(stack.proxy.stats().connections >= 2, "the box reconnected");
     });
-    const study = await sendStudy(stack, 6);
-    const ms = await cut;
-    // The box has at most a window of chunks (8 × 16 KiB) not yet through the proxy: at least
-    // ≈ 320 kB of these 500 kB had to pass the 1 MB/s bucket.
-    assert.ok(ms >= 200, `500 kB of chunks reached the proxy in ${ms} ms through a 1 MB/s link`);
-    await assertArrivedExactlyOnce(stack, study);
-    assert.ok(stack.proxy.stats().connections >= 2, "the box reconnected");
+
+    test("cut after the last chunk, before the commit, then a 1 s outage: the study arrives once, complete", async (t) => {
+      const stack = await startStack(t, broker);
+      let down: Promise<void> = Promise.resolve();
+      const cut = when(stack.proxy, "clientToServer", upTopic(SITE, "commit"), () => {
+        down = outage(stack.proxy, 1000);
+      });
+      const study = await sendStudy(stack, 4);
+      await cut;
+      await sleep(200);
+      assert.equal(
+        (await worklistEntries(stack.county, study.studyInstanceUid)).length,
+        0,
+        "the commit has not reached the county while the link is down",
+      );
+      await down;
+      await assertArrivedExactlyOnce(stack, study);
+      assert.ok(stack.proxy.stats().connections >= 2, "the box reconnected");
+    });
+
+    test("cut after the commit, before the commit-ack: the study arrives once, complete", async (t) => {
+      const stack = await startStack(t, broker);
+      let down: Promise<void> = Promise.resolve();
+      const cut = when(stack.proxy, "serverToClient", downTopic(SITE, "commit-ack"), () => {
+        down = outage(stack.proxy, 1500);
+      });
+      const study = await sendStudy(stack, 4);
+      await cut;
+      // The county has stored it; the box has not heard so while the link is down.
+      assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 1);
+      assert.notEqual((await studyAtBox(stack.gateway, study.studyInstanceUid))?.state, "delivered");
+      await down;
+      await assertArrivedExactlyOnce(stack, study);
+      assert.ok(stack.proxy.stats().connections >= 2, "the box reconnected");
+      // The broker queued the ack in the box's persistent session: no second attempt was needed.
+      const attempts = stack.rc.lines.filter(
+        (l) => l.msg === "transfer started" && l.studyInstanceUid === study.studyInstanceUid,
+      );
+      assert.equal(attempts.length, 1, "one transfer: the ack came from the box's session");
+    });
+
+    test("cut while a report goes down, and again when its report-ack goes up: the report reaches the box", async (t) => {
+      const stack = await startStack(t, broker);
+      const study = await sendStudy(stack, 2);
+      await assertArrivedExactlyOnce(stack, study);
+
+      const reportCut = when(stack.proxy, "serverToClient", downTopic(SITE, "report"), () =>
+        stack.proxy.cut(),
+      );
+      const ackCut = reportCut.then(() =>
+        when(stack.proxy, "clientToServer", upTopic(SITE, "report-ack"), () => stack.proxy.cut()),
+      );
+      await postReport(stack, study.studyInstanceUid, "Link faults survived");
+      await reportCut;
+      await ackCut;
+      await assertReportAtBox(stack, study.studyInstanceUid, "Link faults survived");
+      await stack.rc.waitForLine((l) => l.msg === "report delivered", 20_000);
+      assert.ok(stack.proxy.stats().connections >= 3, "the box reconnected after each cut");
+      // Still exactly one study at the county, with one report.
+      assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 1);
+    });
+
+    test("a 4 s half-open mid-upload, shorter than the keepalive: the transfer goes on, the study arrives once", async (t) => {
+      const stack = await startStack(t, broker);
+      const chunkTopic = upTopic(SITE, "chunk");
+      let from: number | undefined;
+      let forwardedAtHalt = 0;
+      const halted = new Promise<void>((resolve) => {
+        const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
+          if (from === undefined) {
+            if (chunk.includes(chunkTopic)) from = total - chunk.length;
+            return;
+          }
+          if (total - from >= 200_000) {
+            stop();
+            stack.proxy.halfOpen();
+            forwardedAtHalt = total;
+            resolve();
+          }
+        });
+      });
+      const study = await sendStudy(stack, 6);
+      await halted;
+      await sleep(4000);
+      assert.equal(stack.proxy.stats().clientToServer, forwardedAtHalt, "silence while half-open");
+      assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 0);
+      stack.proxy.resume();
+      await assertArrivedExactlyOnce(stack, study);
+      assert.equal(stack.proxy.stats().connections, 1, "the same connection throughout");
+      const attempts = stack.rc.lines.filter(
+        (l) => l.msg === "transfer started" && l.studyInstanceUid === study.studyInstanceUid,
+      );
+      assert.equal(attempts.length, 1, "one transfer: a stall is not a failure");
+    });
+
+    // The throttled link tests the box and the proxy more than the broker: once is enough (and keeps
+    // the suite shorter).
+    test("over a slow, delayed link (1 MB/s, 50 ms each way), cut mid-chunk: the study arrives once", {
+      skip: broker === "mosquitto" ? "run on the embedded broker only" : false,
+    }, async (t) => {
+      const stack = await startStack(t, broker);
+      stack.proxy.setRate(1_000_000);
+      stack.proxy.setDelay(50);
+      const chunkTopic = upTopic(SITE, "chunk");
+      let from: number | undefined;
+      let firstChunkAt = 0;
+      const cut = new Promise<number>((resolve) => {
+        const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
+          if (from === undefined) {
+            if (chunk.includes(chunkTopic)) {
+              from = total - chunk.length;
+              firstChunkAt = Date.now();
+            }
+            return;
+          }
+          if (total - from >= 500_000) {
+            stop();
+            stack.proxy.cut();
+            resolve(Date.now() - firstChunkAt);
+          }
+        });
+      });
+      const study = await sendStudy(stack, 6);
+      const ms = await cut;
+      // The box has at most a window of chunks (8 × 16 KiB) not yet through the proxy: at least
+      // ≈ 320 kB of these 500 kB had to pass the 1 MB/s bucket.
+      assert.ok(ms >= 200, `500 kB of chunks reached the proxy in ${ms} ms through a 1 MB/s link`);
+      await assertArrivedExactlyOnce(stack, study);
+      assert.ok(stack.proxy.stats().connections >= 2, "the box reconnected");
+    });
   });
-});
+}
