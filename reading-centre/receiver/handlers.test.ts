@@ -349,3 +349,22 @@ test("a commit with ranges that never come answers INCOMPLETE after a bounded wa
   // The same commit again (an MQTT redelivery) is answered the same way.
   assert.equal((await sendCommit(study, transferId)).error?.code, "INCOMPLETE");
 });
+
+test("an instance already stored is held whole; chunks of it that came late are dropped from staging", async () => {
+  const study = makeStudy({ sizes: [5000, 3000] });
+  const old = await sendManifest(study);
+  const { transferId } = await sendManifest(study);
+  await sendChunks(study, transferId);
+  assert.equal((await sendCommit(study, transferId)).status, "ok");
+  assert.equal(await f.ctx.staging.stagedBytes(SITE.siteId, Date.now() + 60_000), 0);
+  // A late duplicate from the abandoned attempt lands in staging again...
+  await sendChunks(study, old.transferId, { only: (index) => index === 0 });
+  assert.equal(await f.ctx.staging.stagedBytes(SITE.siteId, Date.now() + 60_000), 5000);
+  // ...and the next manifest, told both instances are held, clears it.
+  const again = await sendManifest(study);
+  assert.deepEqual(again.ack.held, [
+    [0, 0, 5000],
+    [1, 0, 3000],
+  ]);
+  assert.equal(await f.ctx.staging.stagedBytes(SITE.siteId, Date.now() + 60_000), 0);
+});

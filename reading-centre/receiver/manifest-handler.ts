@@ -129,6 +129,8 @@ async function heldRanges(
       (await ctx.instances.has(instance.sha256, instance.size))
     ) {
       held.push([index, 0, instance.size]);
+      // Chunks that came in after it was stored (a late duplicate) would only count against the quota.
+      if (stagedDirs.has(contentDirName(instance))) await ctx.staging.removeContent(siteId, instance);
       continue;
     }
     if (!stagedDirs.has(contentDirName(instance))) continue;
