@@ -328,3 +328,33 @@ test("a county broker that refuses up/preview: the lane rests, every study still
     await w.close();
   }
 });
+
+test("the box's status carries its queue figures and the study in transfer, and follows the queue", async () => {
+  const w = await priorityWorld({ bandwidth: { kbps: 2000 }, statusIntervalMs: 60_000 });
+  try {
+    const first = await makeStudy(w.dir.path, [600_000]);
+    const second = await makeStudy(w.dir.path, [2000]);
+    const uids = [first, second].map((s) => s.outbound.study.studyInstanceUid);
+    w.queue.add(first.outbound, "urgent");
+    await w.uploader.start();
+    const online = await w.peer.waitFor("status", (e) => e.message.online);
+    assert.equal(online.message.queueDepth, 1);
+    assert.equal(online.message.queueBytes, 600_000);
+    assert.equal(online.message.queueStat, 0);
+    assert.equal(online.message.oldestQueuedAt, first.outbound.study.receivedAt);
+    assert.equal(online.message.statusIntervalMs, 60_000);
+
+    await w.peer.waitFor("chunk", () => w.peer.of("chunk").length >= 2);
+    w.queue.add(second.outbound, "routine");
+    // Announced without waiting for the status interval (a minute here).
+    const busy = await w.peer.waitFor("status", (e) => e.message.queueDepth === 2);
+    assert.equal(busy.message.queueBytes, 602_000);
+    assert.ok(uids.includes(busy.message.uploading ?? ""), "the study in transfer, by UID");
+    for (const uid of uids) await w.queue.waitFor((e) => e.kind === "delivered" && e.uid === uid);
+    const idle = await w.peer.waitFor("status", (e) => e.message.queueDepth === 0);
+    assert.equal(idle.message.uploading, undefined);
+    assert.equal(JSON.stringify(w.peer.of("status")).includes("TEST^PATIENT"), false, "no patient data");
+  } finally {
+    await w.close();
+  }
+});
