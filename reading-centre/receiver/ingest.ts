@@ -105,25 +105,36 @@ async function awaitChunks(
 ): Promise<void> {
   const started = Date.now();
   let lastProgress = started;
+  let pending = instances;
+  let completeBytes = 0;
   let best = -1;
   for (;;) {
+    // Only instances still incomplete are looked at again (a readdir each).
     let covered = 0;
-    let complete = true;
-    for (const instance of instances) {
+    const incomplete: InstanceDescriptor[] = [];
+    for (const instance of pending) {
       const bytes = coveredBytes(await ctx.staging.held(siteId, instance));
-      covered += bytes;
-      if (bytes < instance.size) complete = false;
+      if (bytes >= instance.size) completeBytes += instance.size;
+      else {
+        covered += bytes;
+        incomplete.push(instance);
+      }
     }
+    if (incomplete.length === 0) return;
     const now = Date.now();
-    if (complete) return;
-    if (covered > best) {
+    const total = completeBytes + covered;
+    if (total > best) {
       if (best >= 0) lastProgress = now;
-      best = covered;
+      best = total;
     }
     if (now - lastProgress >= options.settleMs || now - started >= options.maxWaitMs) {
-      ctx.log.debug({ siteId, waitedMs: now - started }, "commit: ranges still missing after waiting");
+      ctx.log.info(
+        { siteId, waitedMs: now - started, incomplete: incomplete.length },
+        "commit: ranges still missing after waiting",
+      );
       return;
     }
+    pending = incomplete;
     await new Promise((resolve) => setTimeout(resolve, options.pollMs));
   }
 }
