@@ -27,16 +27,15 @@ import { ConfigError } from "../common/config-loader.ts";
 import { DxgateError } from "../common/errors.ts";
 import { createLogger, type Logger } from "../common/logger.ts";
 import { ID_PATTERN } from "../uploader/protocol/index.ts";
+import { BoxRegistry } from "./boxes/registry.ts";
 import { loadReadingCentreConfig, type ReadingCentreConfig } from "./config.ts";
 import { chunkHandler } from "./receiver/chunk-handler.ts";
 import type { ReceiverContext } from "./receiver/context.ts";
 import { Receiver, SHARED_CHUNK_GROUP } from "./receiver/receiver.ts";
 import { Staging } from "./receiver/staging.ts";
+import { InstanceStore } from "./store/instance-store.ts";
 
 const LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
-/** As the main process's defaults (reading-centre/config.ts), for a config without the keys. */
-const DEFAULT_MAX_CHUNK_BYTES = 256 * 1024;
-const DEFAULT_STAGING_QUOTA_BYTES = 8 * 1024 ** 3;
 
 export interface ChunkWorkerOptions {
   config: Readonly<ReadingCentreConfig>;
@@ -47,16 +46,19 @@ export interface ChunkWorkerOptions {
 }
 
 /**
- * The chunk handler's context: staging and the limits. Everything else a handler could reach (the
- * stores, the downlink) belongs to the main process; touching it here is a programming error.
+ * The chunk handler's context: staging, the limits, the registry and the content store (read only).
+ * The study index, the previews and the downlink belong to the main process; touching them here is a
+ * programming error, reported as such instead of writing from two processes.
  */
 function chunkContext(config: Readonly<ReadingCentreConfig>, staging: Staging, log: Logger): ReceiverContext {
-  const limits = config as { mqtt: { maxChunkBytes?: number }; quotas?: { stagingBytesPerBox?: number } };
   const base: Partial<ReceiverContext> = {
     countyId: config.countyId,
-    maxChunkBytes: limits.mqtt.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES,
-    stagingQuotaBytes: limits.quotas?.stagingBytesPerBox ?? DEFAULT_STAGING_QUOTA_BYTES,
+    boxes: BoxRegistry.open(config.dataDir, log),
+    requireSignatures: config.security.requireSignatures,
+    maxChunkBytes: config.mqtt.maxChunkBytes,
+    stagingQuotaBytes: config.quotas.stagingBytesPerBox,
     staging,
+    instances: new InstanceStore(join(config.dataDir, "instances")),
     log,
   };
   return new Proxy(base, {
