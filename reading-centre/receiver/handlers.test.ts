@@ -17,7 +17,7 @@ import {
   type JsonMessage,
   type ManifestAckMessage,
   type ManifestMessage,
-  type ProtocolError,
+  ProtocolError,
   type SiteAddress,
   signMessage,
   upTopic,
@@ -367,4 +367,26 @@ test("an instance already stored is held whole; chunks of it that came late are 
     [1, 0, 3000],
   ]);
   assert.equal(await f.ctx.staging.stagedBytes(SITE.siteId, Date.now() + 60_000), 0);
+});
+
+test("a manifest that breaks the protocol is dropped as malformed and, when addressable, answered MANIFEST_INVALID", async () => {
+  const study = makeStudy({ sizes: [1000, 1000] });
+  const twice = manifestOf(study, "t-twice", 4096);
+  twice.instances[1] = { ...twice.instances[0]! };
+  await assert.rejects(
+    f.manifest(SITE, encodeJsonMessage(twice)),
+    (e: unknown) => e instanceof ProtocolError,
+  );
+  const ack = lastAck<ManifestAckMessage>("manifest-ack", "t-twice");
+  assert.equal(ack.status, "error");
+  assert.equal(ack.error?.code, "MANIFEST_INVALID");
+
+  const invalid = { ...manifestOf(study, "t-schema", 4096), chunkSize: 10 };
+  await assert.rejects(f.manifest(SITE, Buffer.from(JSON.stringify(invalid))), { code: "PROTO_INVALID" });
+  assert.equal(lastAck<ManifestAckMessage>("manifest-ack", "t-schema").error?.code, "MANIFEST_INVALID");
+  // Not even a transfer id to answer to: nothing is sent.
+  const before = f.sent.length;
+  await assert.rejects(f.manifest(SITE, Buffer.from("{nope")), { code: "PROTO_BAD_JSON" });
+  assert.equal(f.sent.length, before);
+  assert.equal(await f.ctx.staging.read(SITE.siteId, "t-twice"), undefined);
 });
