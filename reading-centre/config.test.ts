@@ -15,6 +15,7 @@ test("defaults fill every key, nested ones included, and the result is frozen", 
   assert.equal(config.mqtt.brokerUrl, undefined);
   assert.equal(config.mqtt.tls, undefined);
   assert.equal(config.quotas.stagingBytesPerBox, 8 * 1024 ** 3);
+  assert.equal(config.security.requireSignatures, true);
   assert.equal(config.demo, false);
   assert.equal(config.reportRetryMs, 10000);
   assert.equal(config.log.level, "info");

@@ -104,7 +104,7 @@ export const READING_CENTRE_CONFIG_SCHEMA = {
       properties: {
         requireSignatures: {
           type: "boolean",
-          default: false,
+          default: true,
           description: "refuse unsigned manifests and commits and those of unregistered boxes",
         },
       },
