@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import type { ReadingCentreConfig } from "../config.ts";
 import { caExists, issueBox, pkiPaths } from "./county-ca.ts";
 import { boxError } from "./errors.ts";
-import { BoxRegistry, checkSiteId } from "./registry.ts";
+import { type BoxCertificate, BoxRegistry, checkSiteId } from "./registry.ts";
 
 export interface ProvisionOptions {
   /** Where to write (default `<dataDir>/box-credentials/SITE`). */
@@ -71,21 +71,22 @@ export async function provisionBox(
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
 
-  const registry = BoxRegistry.open(config.dataDir);
-  const box = await registry.add(siteId);
-  const signingKey = join(dir, "signing-key.pem");
-  await writeSecret(signingKey, box.signingKeyPem);
-
+  // The certificate first: if openssl fails, the box's current credentials are left as they were.
   const pki = pkiDirOf(config);
   let tls: { ca: string; cert: string; key: string } | undefined;
+  let certificate: BoxCertificate | undefined;
   if (await caExists(pki)) {
     const issued = await issueBox(pki, config.countyId, siteId, dir);
     const ca = join(dir, "ca.crt");
     await copyFile(pkiPaths(pki).caCert, ca);
     await chmod(ca, 0o600);
-    await registry.setCertificate(siteId, issued.certificate);
+    certificate = issued.certificate;
     tls = { ca, cert: issued.cert, key: issued.key };
   }
+
+  const box = await BoxRegistry.open(config.dataDir).add(siteId, certificate);
+  const signingKey = join(dir, "signing-key.pem");
+  await writeSecret(signingKey, box.signingKeyPem);
 
   url.username = siteId;
   url.password = box.password;

@@ -78,6 +78,10 @@ test("certificates: an enabled box is admitted by the recorded certificate only"
     assert.equal(registry.admitsCertificate("site-c", "AA:BC"), false);
     await registry.disable("site-c");
     assert.equal(registry.admitsCertificate("site-c", "AA:BB"), false);
+    // add-box with a CA: the certificate is recorded in the same write as the new credentials.
+    await registry.add("site-d", { serial: "02", fingerprint256: "CC:DD", notAfter: "2028-01-01" });
+    assert.equal(registry.admitsCertificate("site-d", "CC:DD"), true);
+    assert.equal(registry.admitsCertificate("site-d", "AA:BB"), false);
   }));
 
 test("site ids are validated; unknown boxes cannot be disabled; a corrupt file is named", () =>

@@ -168,9 +168,10 @@ export class BoxRegistry implements BoxDirectory {
 
   /**
    * Create the box, or rotate its credentials: a new random password and a new Ed25519 key pair
-   * (the old ones stop working). Enables a disabled box. Returns the secrets once.
+   * (the old ones stop working), and `certificate` as the only one its TLS login accepts (without
+   * one, any county certificate for the site). Enables a disabled box. Returns the secrets once.
    */
-  async add(siteId: string): Promise<NewBoxCredentials> {
+  async add(siteId: string, certificate?: BoxCertificate): Promise<NewBoxCredentials> {
     checkSiteId(siteId);
     this.#reload(true);
     const password = randomBytes(24).toString("base64url");
@@ -185,6 +186,7 @@ export class BoxRegistry implements BoxDirectory {
       updatedAt: now,
       password: await hashPassword(password),
       verifyKey: verifyKeyPem,
+      ...(certificate ? { certificate } : {}),
     };
     await this.#write();
     return { siteId, created: existing === undefined, password, signingKeyPem, verifyKey: publicKey };
