@@ -7,7 +7,7 @@
  * delivered to the subscriber, publish→PUBACK latency (p50, p99), the broker's peak resident set and
  * CPU, and the aedes/Mosquitto ratios. See BENCHMARKS.md.
  *
- *   npx node bench/broker.ts [--boxes 1,10,50] [--messages 1600] [--window 8] [--chunk-kib 256]
+ *   npx node bench/broker.ts [--boxes 1,10,50] [--messages 3200] [--window 8] [--chunk-kib 256]
  *                            [--repeat 3] [--write]
  *
  * --messages is the total per run, split evenly between the boxes. --write replaces the results
@@ -40,7 +40,7 @@ import { firstLine, fmt, median, percentile, replaceSection } from "./lib/report
 const { values } = parseArgs({
   options: {
     boxes: { type: "string", default: "1,10,50" },
-    messages: { type: "string", default: "1600" },
+    messages: { type: "string", default: "3200" },
     window: { type: "string", default: "8" },
     "chunk-kib": { type: "string", default: "256" },
     repeat: { type: "string", default: "3" },
