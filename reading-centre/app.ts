@@ -16,7 +16,7 @@ import { TokenStore } from "./auth/tokens.ts";
 import { DEMO_USER, UserStore } from "./auth/users.ts";
 import { BoxRegistry as BoxCredentials } from "./boxes/registry.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker/broker.ts";
-import type { ReadingCentreConfig } from "./config.ts";
+import { type ReadingCentreConfig, readBrokerCa } from "./config.ts";
 import { rcError } from "./errors.ts";
 import { BoxRegistry } from "./receiver/box-status.ts";
 import { chunkHandler } from "./receiver/chunk-handler.ts";
@@ -143,17 +143,24 @@ export function createReadingCentre(
       downlink: { publish: () => false },
       log: receiverLog,
     };
+    // aedes has no shared subscriptions: the embedded broker always gets one plain subscription.
+    const sharedChunks = broker === undefined && config.mqtt.sharedChunks;
     const handlers: Record<UpKind, UpHandler> = {
       manifest: manifestHandler(ctx),
       chunk: chunkHandler(ctx),
-      commit: commitHandler(ctx),
+      // Only chunk workers can still be writing a missing chunk when its commit arrives; a lone
+      // process answers INCOMPLETE at once instead of stalling every other message for seconds.
+      commit: commitHandler(ctx, sharedChunks ? {} : { settleMs: 0, maxWaitMs: 0 }),
       "report-ack": outbox.ackHandler(),
       status: boxes.handler(),
       preview: previewHandler(ctx),
     };
+    const brokerCa = readBrokerCa(config);
     const receiver = new Receiver({
       url: broker?.url ?? config.mqtt.brokerUrl!,
       countyId: config.countyId,
+      ...(sharedChunks ? { sharedChunks: true } : {}),
+      ...(brokerCa ? { tls: { ca: brokerCa } } : {}),
       ...(broker ? { username: internal.username, password: internal.password } : {}),
       handlers,
       onConnected: () => outbox.flush({ force: true }),

@@ -14,21 +14,20 @@
  *   and makes its session persistent (a chunk in flight at a restart comes back to it); without it
  *   the worker takes a random id and a clean session (a chunk in flight when it stops is lost, and
  *   the box resends it after the commit finds the range missing);
- * - DXGATE_RC_BROKER_CA: the CA file of an `mqtts://` broker's certificate;
+ * - DXGATE_RC_BROKER_CA (`mqtt.brokerCa`): the CA file of an `mqtts://` broker's certificate;
  * - DXGATE_RC_SHARED_GROUP: the shared subscription group (default `dxgate-rc`; the main process must
  *   use the same).
  *
  * Exit codes as the reading centre's: 0 stopped by a signal, 1 failed, 78 invalid configuration.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../common/config-loader.ts";
 import { DxgateError } from "../common/errors.ts";
 import { createLogger, type Logger } from "../common/logger.ts";
 import { ID_PATTERN } from "../uploader/protocol/index.ts";
 import { BoxRegistry } from "./boxes/registry.ts";
-import { loadReadingCentreConfig, type ReadingCentreConfig } from "./config.ts";
+import { loadReadingCentreConfig, type ReadingCentreConfig, readBrokerCa } from "./config.ts";
 import { chunkHandler } from "./receiver/chunk-handler.ts";
 import type { ReceiverContext } from "./receiver/context.ts";
 import { Receiver, SHARED_CHUNK_GROUP } from "./receiver/receiver.ts";
@@ -102,17 +101,7 @@ async function main(): Promise<void> {
   try {
     const config = loadReadingCentreConfig({ file: process.env.DXGATE_RC_CONFIG });
     log = createLogger({ name: "dxgate-chunk-worker", level: config.log.level });
-    const caFile = process.env.DXGATE_RC_BROKER_CA;
-    let ca: Buffer | undefined;
-    if (caFile) {
-      try {
-        ca = readFileSync(caFile);
-      } catch (error) {
-        throw new ConfigError([
-          `DXGATE_RC_BROKER_CA: cannot read ${caFile} (${(error as NodeJS.ErrnoException).code})`,
-        ]);
-      }
-    }
+    const ca = readBrokerCa(config);
     const worker = createChunkWorker({
       config,
       workerId: process.env.DXGATE_RC_WORKER_ID || undefined,

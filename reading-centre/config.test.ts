@@ -11,7 +11,12 @@ test("defaults fill every key, nested ones included, and the result is frozen", 
   assert.equal(config.dataDir, "./data/reading-centre");
   assert.equal(config.countyId, "county");
   assert.deepEqual(config.http, { host: "127.0.0.1", port: 8080 });
-  assert.deepEqual(config.mqtt, { host: "127.0.0.1", port: 1883, maxChunkBytes: 262144 });
+  assert.deepEqual(config.mqtt, {
+    host: "127.0.0.1",
+    port: 1883,
+    maxChunkBytes: 262144,
+    sharedChunks: false,
+  });
   assert.equal(config.mqtt.brokerUrl, undefined);
   assert.equal(config.mqtt.tls, undefined);
   assert.equal(config.quotas.stagingBytesPerBox, 8 * 1024 ** 3);
@@ -35,6 +40,8 @@ test("the environment table sets its keys over the file", async () => {
       DXGATE_RC_MQTT_PORT: "1884",
       DXGATE_RC_MQTT_HOST: "::",
       DXGATE_RC_BROKER_URL: "mqtts://broker.example:8883",
+      DXGATE_RC_BROKER_CA: "/etc/dxgate/broker-ca.crt",
+      DXGATE_RC_SHARED_CHUNKS: "1",
       DXGATE_RC_COUNTY_ID: "lankao",
       DXGATE_RC_DEMO: "true",
       DXGATE_RC_REPORT_RETRY_MS: "750",
@@ -47,6 +54,8 @@ test("the environment table sets its keys over the file", async () => {
     host: "::",
     port: 1884,
     brokerUrl: "mqtts://broker.example:8883",
+    brokerCa: "/etc/dxgate/broker-ca.crt",
+    sharedChunks: true,
     maxChunkBytes: 262144,
   });
   assert.equal(config.countyId, "lankao");

@@ -3,7 +3,8 @@
  * environment overrides (their names are a published contract), validated at start with every
  * problem named by its key, then frozen and passed down as an argument.
  */
-import { type ConfigSources, type EnvOverride, loadConfig } from "../common/config-loader.ts";
+import { readFileSync } from "node:fs";
+import { ConfigError, type ConfigSources, type EnvOverride, loadConfig } from "../common/config-loader.ts";
 
 export interface ReadingCentreConfig {
   dataDir: string;
@@ -20,6 +21,10 @@ export interface ReadingCentreConfig {
     publicUrl?: string;
     /** Largest chunk a box may use (the manifest-ack's chunk size is at most this). */
     maxChunkBytes: number;
+    /** CA file that signed an external (`mqtts://`) broker's certificate. */
+    brokerCa?: string;
+    /** External broker only: chunks through a shared subscription (chunk-worker processes share them). */
+    sharedChunks: boolean;
   };
   security: { requireSignatures: boolean };
   quotas: { stagingBytesPerBox: number };
@@ -65,6 +70,17 @@ export const READING_CENTRE_CONFIG_SCHEMA = {
           type: "string",
           pattern: "^(mqtts?|tcp|tls|wss?)://",
           description: "external broker; when set, no broker is embedded",
+        },
+        brokerCa: {
+          type: "string",
+          minLength: 1,
+          description: "CA certificate (PEM file) that signed the external broker's server certificate",
+        },
+        sharedChunks: {
+          type: "boolean",
+          default: false,
+          description:
+            "external broker only: take chunks through a shared subscription, so chunk-worker processes share them",
         },
         tls: {
           type: "object",
@@ -148,6 +164,8 @@ export const READING_CENTRE_ENV: readonly EnvOverride[] = [
   { env: "DXGATE_RC_MQTT_PORT", key: "mqtt.port", type: "integer" },
   { env: "DXGATE_RC_MQTT_HOST", key: "mqtt.host", type: "string" },
   { env: "DXGATE_RC_BROKER_URL", key: "mqtt.brokerUrl", type: "string" },
+  { env: "DXGATE_RC_BROKER_CA", key: "mqtt.brokerCa", type: "string" },
+  { env: "DXGATE_RC_SHARED_CHUNKS", key: "mqtt.sharedChunks", type: "boolean" },
   { env: "DXGATE_RC_MQTT_TLS_PORT", key: "mqtt.tls.port", type: "integer" },
   { env: "DXGATE_RC_MQTT_TLS_HOST", key: "mqtt.tls.host", type: "string" },
   { env: "DXGATE_RC_MQTT_TLS_CERT", key: "mqtt.tls.cert", type: "string" },
@@ -169,4 +187,17 @@ export function loadReadingCentreConfig(sources: ConfigSources = {}): Readonly<R
     envTable: READING_CENTRE_ENV,
     ...sources,
   });
+}
+
+/** The external broker's CA certificate, read once at start; a missing file names the setting. */
+export function readBrokerCa(config: Readonly<ReadingCentreConfig>): Buffer | undefined {
+  const file = config.mqtt.brokerCa;
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new ConfigError([
+      `mqtt.brokerCa (DXGATE_RC_BROKER_CA): cannot read ${file} (${(error as NodeJS.ErrnoException).code})`,
+    ]);
+  }
 }

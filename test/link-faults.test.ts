@@ -24,7 +24,6 @@ import { writeStudy } from "./fixtures/make-dicom.ts";
 import { type Direction, type LinkProxy, startLinkProxy } from "./support/link-proxy.ts";
 import {
   type CountyMosquitto,
-  recordMosquittoHash,
   SKIP_WITHOUT_MOSQUITTO,
   startCountyMosquitto,
   startReadingCentreOnMosquitto,
@@ -85,7 +84,6 @@ async function startStack(
   if (mosquitto) {
     // Mosquitto checks the box's password against its own password file, regenerated from the registry.
     const password = decodeURIComponent(new URL(box.DXGATE_BROKER_URL!).password);
-    await recordMosquittoHash(rcDir, box.DXGATE_SITE_ID ?? SITE.siteId, password);
     await mosquitto.sync({ username: box.DXGATE_SITE_ID ?? SITE.siteId, password });
   }
   const gateway = await startGateway(join(work, "gw"), proxy.port, 200, {

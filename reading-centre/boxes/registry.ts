@@ -11,6 +11,7 @@
  * moment ago is admitted without a restart. The file is re-read only when it changed: a flood of
  * bogus logins costs a stat each (next to the scrypt hash they cost anyway), never a re-read.
  */
+
 import {
   createPublicKey,
   generateKeyPairSync,
@@ -25,6 +26,7 @@ import type { Logger } from "../../common/logger.ts";
 import { ID_PATTERN } from "../../uploader/protocol/index.ts";
 import { dummyHash, hashPassword, type PasswordHash, verifyPassword } from "../auth/password.ts";
 import { INTERNAL_CLIENT_PREFIX } from "../broker/acl.ts";
+import { mosquittoPasswordHash } from "../broker/mosquitto-config.ts";
 import type { BoxDirectory } from "../receiver/context.ts";
 import { boxError } from "./errors.ts";
 
@@ -41,6 +43,12 @@ export interface BoxRecord {
   createdAt: string;
   updatedAt: string;
   password: PasswordHash;
+  /**
+   * The same password in Mosquitto's `$7$` format, for a county behind an external Mosquitto
+   * (`npm run mosquitto-config` copies it into the broker's password file). Its PBKDF2 is cheap, but
+   * the password is 24 random bytes, so no dictionary reaches it.
+   */
+  mosquittoPassword?: string;
   /** SPKI PEM of the box's Ed25519 public key (verifies its manifests and commits). */
   verifyKey: string;
   certificate?: BoxCertificate;
@@ -139,14 +147,12 @@ export class BoxRegistry implements BoxDirectory {
 
   /** True when `password` is the enabled box's current one (same cost for unknown sites). */
   async authenticate(siteId: string, password: string): Promise<boolean> {
-    let record = this.#lookup(siteId);
-    if (record && (await verifyPassword(password, record.password))) return true;
-    // A rotation by add-box a moment ago: the file may hold the new hash already.
-    if (record && this.#recheck(0)) {
-      record = this.#lookup(siteId);
-      if (record) return verifyPassword(password, record.password);
-    }
-    if (!record) await verifyPassword(password, await dummyHash());
+    // A login is rare and a stat cheap: look at the file every time, so a password rotated or a box
+    // disabled by add-box / disable-box a moment ago counts at once (the old password must not).
+    this.#recheck(0);
+    const record = this.#lookup(siteId);
+    if (record) return verifyPassword(password, record.password);
+    await verifyPassword(password, await dummyHash());
     return false;
   }
 
@@ -185,6 +191,7 @@ export class BoxRegistry implements BoxDirectory {
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
       password: await hashPassword(password),
+      mosquittoPassword: mosquittoPasswordHash(password),
       verifyKey: verifyKeyPem,
       ...(certificate ? { certificate } : {}),
     };

@@ -8,22 +8,19 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import mqtt from "mqtt";
 import {
-  type BoxRegistryFile,
-  boxHash,
   generateMosquittoFiles,
   type MosquittoListener,
   mosquittoConf,
   mosquittoPasswordHash,
   RECEIVER_USERNAME,
   readBoxRegistry,
-  verifyMosquittoPassword,
 } from "../../reading-centre/broker/mosquitto-config.ts";
 import { type RunningProcess, startProcess } from "./processes.ts";
 
@@ -194,26 +191,6 @@ export async function startCountyMosquitto(rcDataDir: string, countyId = "county
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * Until add-box records a Mosquitto-format hash of the password it makes (the registry keeps only
- * scrypt, which Mosquitto cannot check): add `mosquittoPassword` to the box's registry entry from the
- * password add-box handed out. A no-op once the entry has one.
- */
-export async function recordMosquittoHash(
-  rcDataDir: string,
-  siteId: string,
-  password: string,
-): Promise<void> {
-  const path = join(rcDataDir, "boxes.json");
-  const registry = JSON.parse(await readFile(path, "utf8")) as BoxRegistryFile;
-  const box = registry.boxes[siteId];
-  if (!box) throw new Error(`no box ${siteId} in ${path}`);
-  if (boxHash(box) !== undefined && verifyMosquittoPassword(password, boxHash(box)!)) return;
-  box.mosquittoPassword = mosquittoPasswordHash(password);
-  await writeFile(`${path}.tmp`, JSON.stringify(registry, null, 1));
-  await rename(`${path}.tmp`, path);
 }
 
 /**
