@@ -5,9 +5,9 @@
  * a phase by the MQTT topic in the PUBLISH packets passing (topics travel in clear) and cuts before
  * that packet reaches the other side. Whatever the phase, the study arrives at the county exactly
  * once with every instance, and the report comes back to the box. Also: a half-open stall shorter
- * than the keepalive (the transfer just goes on) and a cut on a throttled, delayed link. A half-open
- * longer than the keepalive (30 s, not configurable through the gateway's environment) would take
- * about 50 s alone and is not here.
+ * than the keepalive (the transfer just goes on), one longer than the keepalive (set to 2 s here:
+ * the box gives the dead link up, reconnects when it is back, and resumes from what the county
+ * holds) and a cut on a throttled, delayed link.
  *
  * Every scenario runs against both brokers the county may use: the embedded aedes, and an external
  * Mosquitto 2 (test/support/mosquitto.ts) whose password and ACL files are generated from the box
@@ -54,6 +54,7 @@ type BrokerKind = "aedes" | "mosquitto";
 async function startStack(
   t: { after: (fn: () => Promise<void>) => void },
   broker: BrokerKind = "aedes",
+  gatewayEnv: Record<string, string> = {},
 ): Promise<Stack> {
   const defer = deferrer(t);
   const work = await mkdtemp(join(tmpdir(), "dxgate-link-"));
@@ -89,6 +90,7 @@ async function startStack(
   const gateway = await startGateway(join(work, "gw"), proxy.port, 200, {
     ...box,
     DXGATE_UPLOAD_CHUNK_SIZE: "16384",
+    ...gatewayEnv,
   });
   defer(() => gateway.stop());
   const county = new ReadingCentreClient(rc.port("http"));
@@ -304,6 +306,44 @@ for (const { kind: broker, name, skip } of BROKERS) {
       assert.ok(stack.proxy.stats().connections >= 3, "the box reconnected after each cut");
       // Still exactly one study at the county, with one report.
       assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 1);
+    });
+
+    test("a half-open mid-upload longer than the keepalive: the box gives the link up, reconnects, resumes; the study arrives once", async (t) => {
+      const stack = await startStack(t, broker, { DXGATE_UPLOAD_KEEPALIVE_S: "2" });
+      const chunkTopic = upTopic(SITE, "chunk");
+      let from: number | undefined;
+      const halted = new Promise<void>((resolve) => {
+        const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
+          if (from === undefined) {
+            if (chunk.includes(chunkTopic)) from = total - chunk.length;
+            return;
+          }
+          if (total - from >= 200_000) {
+            stop();
+            stack.proxy.halfOpen();
+            resolve();
+          }
+        });
+      });
+      const study = await sendStudy(stack, 6);
+      await halted;
+      // No PINGRESP within the keepalive: the box closes the silent connection itself (a NAT that
+      // forgot the mapping never sends a FIN or RST) and keeps trying to reconnect.
+      await stack.gateway.waitForLine(
+        (l) => l.msg === "lost the broker connection; reconnecting with backoff",
+        20_000,
+      );
+      stack.proxy.resume();
+      await assertArrivedExactlyOnce(stack, study);
+      assert.ok(stack.proxy.stats().connections >= 2, "a new connection after the dead one");
+      const attempts = stack.rc.lines.filter(
+        (l) => l.msg === "transfer started" && l.studyInstanceUid === study.studyInstanceUid,
+      );
+      assert.ok(attempts.length >= 2, "the stalled attempt was given up and another made");
+      assert.ok(
+        Number(attempts.at(-1)!.heldBytes) > 0,
+        "the new attempt resumed: the county already held what arrived before the stall",
+      );
     });
 
     test("a 4 s half-open mid-upload, shorter than the keepalive: the transfer goes on, the study arrives once", async (t) => {
