@@ -174,14 +174,14 @@ test("broker TLS files and the box signing key: read, checked, and handed to the
     const env = {
       DXGATE_SITE_ID: "s1",
       DXGATE_BROKER_URL: "mqtts://s1:secret@county.example:8883",
-      DXGATE_BROKER_CA: join(dir, "ca.crt"),
-      DXGATE_BROKER_CERT: join(dir, "client.crt"),
-      DXGATE_BROKER_KEY: join(dir, "client.key"),
+      DXGATE_BROKER_CA: pki.files.ca,
+      DXGATE_BROKER_CERT: pki.files.clientCert,
+      DXGATE_BROKER_KEY: pki.files.clientKey,
       DXGATE_BOX_SIGNING_KEY: join(dir, "signing-key.pem"),
       DXGATE_UPLOAD_MANIFEST_ACK_TIMEOUT_MS: "5000",
     };
     const config = loadGatewayConfig({ env });
-    assert.equal(config.broker.ca, join(dir, "ca.crt"));
+    assert.equal(config.broker.ca, pki.files.ca);
     assert.equal(config.upload.manifestAckTimeoutMs, 5000);
     const credentials = loadBrokerCredentials(config.broker);
     assert.ok(credentials.tls?.ca?.equals(pki.ca));
@@ -216,8 +216,8 @@ test("an unreadable or invalid broker file is a config error naming the field, n
     const problems = problemsOf({
       DXGATE_BROKER_URL: "mqtts://county.example:8883",
       DXGATE_BROKER_CA: join(dir, "missing.crt"),
-      DXGATE_BROKER_CERT: join(dir, "client.key"),
-      DXGATE_BROKER_KEY: join(dir, "client.key"),
+      DXGATE_BROKER_CERT: pki.files.clientKey,
+      DXGATE_BROKER_KEY: pki.files.clientKey,
       DXGATE_BOX_SIGNING_KEY: join(dir, "not-ed25519.pem"),
     });
     assert.ok(
@@ -236,7 +236,7 @@ test("an unreadable or invalid broker file is a config error naming the field, n
 
     const plainWithCa = problemsOf({
       DXGATE_BROKER_URL: "mqtt://county.example:1883",
-      DXGATE_BROKER_CA: join(dir, "ca.crt"),
+      DXGATE_BROKER_CA: pki.files.ca,
     });
     assert.deepEqual(
       plainWithCa.map((p) => p.split(":")[0]),
@@ -244,7 +244,7 @@ test("an unreadable or invalid broker file is a config error naming the field, n
     );
     const certOnly = problemsOf({
       DXGATE_BROKER_URL: "mqtts://county.example:8883",
-      DXGATE_BROKER_CERT: join(dir, "client.crt"),
+      DXGATE_BROKER_CERT: pki.files.clientCert,
     });
     assert.equal(certOnly.length, 1);
     assert.match(certOnly[0]!, /broker\.cert \/ broker\.key/);

@@ -121,6 +121,28 @@ function when(proxy: LinkProxy, direction: Direction, marker: string, action: ()
   });
 }
 
+/**
+ * Half-open the link once 200 kB of the upload's chunks have crossed it (from the first chunk
+ * PUBLISH on); resolves with the bytes forwarded up to then.
+ */
+function halfOpenMidUpload(proxy: LinkProxy): Promise<number> {
+  const chunkTopic = upTopic(SITE, "chunk");
+  let from: number | undefined;
+  return new Promise((resolve) => {
+    const stop = proxy.onBytes("clientToServer", ({ chunk, total }) => {
+      if (from === undefined) {
+        if (chunk.includes(chunkTopic)) from = total - chunk.length;
+        return;
+      }
+      if (total - from >= 200_000) {
+        stop();
+        proxy.halfOpen();
+        resolve(total);
+      }
+    });
+  });
+}
+
 /** Cut the link now and keep it refusing new connections for `ms` (a dead uplink), then bring it back. */
 function outage(proxy: LinkProxy, ms: number): Promise<void> {
   proxy.refuse(true);
@@ -310,21 +332,7 @@ for (const { kind: broker, name, skip } of BROKERS) {
 
     test("a half-open mid-upload longer than the keepalive: the box gives the link up, reconnects, resumes; the study arrives once", async (t) => {
       const stack = await startStack(t, broker, { DXGATE_UPLOAD_KEEPALIVE_S: "2" });
-      const chunkTopic = upTopic(SITE, "chunk");
-      let from: number | undefined;
-      const halted = new Promise<void>((resolve) => {
-        const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
-          if (from === undefined) {
-            if (chunk.includes(chunkTopic)) from = total - chunk.length;
-            return;
-          }
-          if (total - from >= 200_000) {
-            stop();
-            stack.proxy.halfOpen();
-            resolve();
-          }
-        });
-      });
+      const halted = halfOpenMidUpload(stack.proxy);
       const study = await sendStudy(stack, 6);
       await halted;
       // No PINGRESP within the keepalive: the box closes the silent connection itself (a NAT that
@@ -348,25 +356,9 @@ for (const { kind: broker, name, skip } of BROKERS) {
 
     test("a 4 s half-open mid-upload, shorter than the keepalive: the transfer goes on, the study arrives once", async (t) => {
       const stack = await startStack(t, broker);
-      const chunkTopic = upTopic(SITE, "chunk");
-      let from: number | undefined;
-      let forwardedAtHalt = 0;
-      const halted = new Promise<void>((resolve) => {
-        const stop = stack.proxy.onBytes("clientToServer", ({ chunk, total }) => {
-          if (from === undefined) {
-            if (chunk.includes(chunkTopic)) from = total - chunk.length;
-            return;
-          }
-          if (total - from >= 200_000) {
-            stop();
-            stack.proxy.halfOpen();
-            forwardedAtHalt = total;
-            resolve();
-          }
-        });
-      });
+      const halted = halfOpenMidUpload(stack.proxy);
       const study = await sendStudy(stack, 6);
-      await halted;
+      const forwardedAtHalt = await halted;
       await sleep(4000);
       assert.equal(stack.proxy.stats().clientToServer, forwardedAtHalt, "silence while half-open");
       assert.equal((await worklistEntries(stack.county, study.studyInstanceUid)).length, 0);

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import mqtt from "mqtt";
+import { initCa, issueBox, issueServer } from "../../reading-centre/boxes/county-ca.ts";
 import {
   generateMosquittoFiles,
   type MosquittoListener,
@@ -24,7 +25,7 @@ import {
 } from "../../reading-centre/broker/mosquitto-config.ts";
 import { type RunningProcess, startProcess } from "./processes.ts";
 
-const execFileAsync = promisify(execFile);
+const _execFileAsync = promisify(execFile);
 
 export const MOSQUITTO_BIN = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"].find(
   existsSync,
@@ -245,43 +246,21 @@ export async function startChunkWorker(
 }
 
 /**
- * A throwaway county PKI made with the openssl CLI in `dir`: `ca`, `server` (IP 127.0.0.1), one
- * certificate per name in `boxes` (CN = the name), and `stranger` (CN site-a, from `other-ca`).
- * Resolves with each name's path without extension (`.crt`, `.key`).
+ * A throwaway county PKI in `dir`, made by the county's own CA code (`npm run county-ca`): `ca`,
+ * `server` (IP 127.0.0.1), one box certificate per name in `boxes` (CN = the name), and `stranger`
+ * (CN site-a, from another CA). Resolves with each name's path without extension (`.crt`, `.key`).
  */
 export async function makeTestPki(dir: string, boxes: string[]): Promise<Record<string, string>> {
-  const ssl = (...args: string[]) => execFileAsync("openssl", args, { cwd: dir });
-  const key = (name: string) =>
-    ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
-  const issue = async (name: string, cn: string, ca: string, ext?: string) => {
-    await key(name);
-    await ssl("req", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-out", `${name}.csr`);
-    const extArgs = ext ? ["-extfile", ext] : [];
-    await ssl(
-      ...["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial"],
-      ...["-days", "2", "-sha256", "-out", `${name}.crt`, ...extArgs],
-    );
-  };
-  for (const ca of ["ca", "other-ca"]) {
-    await key(ca);
-    await ssl(
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      `${ca}.key`,
-      "-sha256",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${ca}`,
-      "-out",
-      `${ca}.crt`,
-    );
+  await initCa(dir, "county");
+  await issueServer(dir, "county", ["127.0.0.1"]);
+  const names: Record<string, string> = { ca: join(dir, "ca"), server: join(dir, "server") };
+  for (const site of boxes) {
+    await issueBox(dir, "county", site, join(dir, "boxes", site));
+    names[site] = join(dir, "boxes", site, "box");
   }
-  await writeFile(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\n");
-  await issue("server", "county broker", "ca", "server.ext");
-  for (const site of boxes) await issue(site, site, "ca");
-  await issue("stranger", "site-a", "other-ca");
-  return Object.fromEntries(["ca", "server", "stranger", ...boxes].map((n) => [n, join(dir, n)]));
+  const other = join(dir, "other-ca");
+  await initCa(other, "other");
+  await issueBox(other, "other", "site-a", join(dir, "stranger"));
+  names.stranger = join(dir, "stranger", "box");
+  return names;
 }
